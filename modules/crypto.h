@@ -17,7 +17,7 @@ int secauth_random_bytes(unsigned char *buf, apr_size_t len);
 const char *secauth_seal(apr_pool_t *p, const unsigned char *key,
                          const unsigned char *plain, apr_size_t len, const char *aad);
 
-/* Opens what secauth_seal produced. Returns 0 and sets *plain/*len on success,
+/* Opens what secauth_seal produced. Returns 0 and sets *plain and *len on success,
  * -1 on any failure (bad format, wrong key, tampering, wrong aad). */
 int secauth_unseal(apr_pool_t *p, const unsigned char *key, const char *sealed,
                    const char *aad, unsigned char **plain, apr_size_t *len);

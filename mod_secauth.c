@@ -1,0 +1,97 @@
+/* mod_secauth.c — the module's table of contents: the routes of the account and product API,
+ * the hooks it plugs into httpd, and the directive table (modules/config.c). */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_provider.h"
+
+#include "modules/access.h"
+#include "modules/config.h"
+#include "modules/db.h"
+#include "modules/http.h"
+#include "modules/ops.h"
+#include "modules/totp.h"
+
+
+APLOG_USE_MODULE(secauth);
+
+/* Every route of API.md; paths are relative to where "SetHandler secauth" mounts the API. */
+static const secauth_route_t routes[] = {
+    {"GET",    "/health",                secauth_health},
+    {"GET",    "/.well-known/jwks.json", secauth_jwks},
+    {NULL, NULL, NULL}
+};
+
+/* Statement tables of every part, prepared on each pooled connection. */
+static const secauth_stmt_t *const statement_tables[] = {
+    secauth_db_statements,
+    secauth_access_statements,
+    NULL
+};
+
+static int secauth_handler(request_rec *r)
+{
+    return secauth_dispatch(r, routes);
+}
+
+static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                               server_rec *s)
+{
+    server_rec *vs;
+    int rc;
+    (void)plog;
+
+    if ((rc = secauth_config_post_config(pconf, ptemp, s)) != OK) {
+        return rc;
+    }
+    if (!secauth_db_init()) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10503)
+                     "mod_secauth needs mod_dbd: LoadModule dbd_module modules/mod_dbd.so");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (vs = s; vs; vs = vs->next) {
+        secauth_server_conf *conf = secauth_server_config(vs);
+        const secauth_stmt_t *const *table;
+        if (!conf->used) continue;
+        for (table = statement_tables; *table; table++) {
+            secauth_db_prepare(vs, conf->db_driver, *table);
+        }
+    }
+    return OK;
+}
+
+static void secauth_child_init(apr_pool_t *p, server_rec *s)
+{
+    (void)p;
+    if (secauth_totp_init() != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10504)
+                     "mod_secauth: liboath failed to initialise");
+    }
+}
+
+static void secauth_register_hooks(apr_pool_t *p)
+{
+    /* statements must reach mod_dbd before its post_config prepares them */
+    static const char *const before_dbd[] = {"mod_dbd.c", NULL};
+
+    ap_hook_post_config(secauth_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
+    ap_hook_child_init(secauth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(secauth_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(secauth_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    secauth_register_error_filter();
+    secauth_access_register_hooks(p);
+}
+
+module AP_MODULE_DECLARE_DATA secauth_module = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                        /* per-directory config: httpd's AuthType/Require decide */
+    NULL,
+    secauth_create_server_conf,
+    secauth_merge_server_conf,
+    secauth_directives,
+    secauth_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

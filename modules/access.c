@@ -1,0 +1,260 @@
+/* access.c — "AuthType Bearer": reads the bearer token (header only), verifies it (token.c),
+ * checks in one query that the user still exists, is not disabled and the token is not
+ * revoked, then sets r->user and SECAUTH_* variables; "Require secauth-role ..." authorizes on
+ * the user's current role. Errors follow RFC 6750 §3 with problem+json bodies. */
+#include "access.h"
+#include "config.h"
+#include "http.h"
+#include "token.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mod_auth.h"
+#include "ap_provider.h"
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+APLOG_USE_MODULE(secauth);
+
+#define CALLER_NOTE "secauth-caller"
+
+const secauth_stmt_t secauth_access_statements[] = {
+    {"secauth_access_user",
+     "SELECT u.username, u.role, u.disabled, u.tokens_not_before, "
+     "(SELECT COUNT(*) FROM revoked_tokens t WHERE t.jti = %s) "
+     "FROM users u WHERE u.id = %d", NULL},
+    {NULL, NULL, NULL}
+};
+
+const secauth_caller_t *secauth_caller(request_rec *r)
+{
+    return (const secauth_caller_t *)apr_table_get(r->notes, CALLER_NOTE);
+}
+
+static int is_bearer(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    return type && !strcasecmp(type, "Bearer");
+}
+
+static const char *realm(request_rec *r)
+{
+    const char *name = ap_auth_name(r);
+    char *quoted, *q;
+    if (!name) {
+        return "secauth";
+    }
+    quoted = q = apr_palloc(r->pool, strlen(name) * 2 + 1);
+    for (; *name; name++) {
+        if (*name == '"' || *name == '\\') *q++ = '\\';
+        *q++ = *name;
+    }
+    *q = '\0';
+    return quoted;
+}
+
+/* Sets the challenge and the problem detail, and returns status for httpd to render. */
+static int challenge(request_rec *r, int status, const char *error, const char *description)
+{
+    const char *value = apr_psprintf(r->pool, "Bearer realm=\"%s\"", realm(r));
+    if (error) {
+        value = apr_psprintf(r->pool, "%s, error=\"%s\", error_description=\"%s\"", value, error,
+                             description);
+    }
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate", value);
+    secauth_set_error_detail(r, description ? description : "a bearer token is required");
+    return status;
+}
+
+static int is_token_char(char c)
+{
+    return apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+/* RFC 6750 §2.1: "Bearer" 1*SP b64token. Returns 1 and *token when well formed, 0 when the
+ * header is not a bearer header at all, -1 when it is a malformed one. */
+static int parse_authorization(request_rec *r, const char *header, const char **token)
+{
+    const char *t, *end;
+
+    if (strncasecmp(header, "Bearer", 6) || (header[6] && header[6] != ' ')) {
+        return 0;
+    }
+    for (t = header + 6; *t == ' '; t++);
+    for (end = t; *end && is_token_char(*end); end++);
+    while (*end == '=') end++;
+    if (end == t || *end) {
+        return -1;
+    }
+    *token = apr_pstrmemdup(r->pool, t, end - t);
+    return 1;
+}
+
+static int unavailable(request_rec *r)
+{
+    secauth_server_conf *conf = secauth_server_config(r->server);
+    apr_table_setn(r->err_headers_out, "Retry-After", apr_itoa(r->pool, conf->db_retry_after));
+    secauth_set_error_detail(r, "the database is unavailable");
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+static void publish(request_rec *r, secauth_caller_t *caller)
+{
+    r->user = (char *)caller->username;
+    r->ap_auth_type = "Bearer";
+    apr_table_setn(r->subprocess_env, "SECAUTH_USER_ID", apr_itoa(r->pool, caller->user_id));
+    apr_table_setn(r->subprocess_env, "SECAUTH_USERNAME", caller->username);
+    apr_table_setn(r->subprocess_env, "SECAUTH_ROLE", caller->role);
+    apr_table_setn(r->subprocess_env, "SECAUTH_TOKEN_ID", caller->jti);
+    apr_table_setn(r->notes, CALLER_NOTE, (const char *)caller);
+}
+
+static int check_bearer(request_rec *r)
+{
+    secauth_server_conf *conf = secauth_server_config(r->server);
+    const char *header, *token = NULL, *why = NULL;
+    secauth_claims_t claims;
+    secauth_caller_t *caller;
+    secauth_rows_t rows;
+    ap_dbd_t *dbd;
+    const void *args[2];
+    int rc;
+
+    if (!is_bearer(r)) {
+        return DECLINED;
+    }
+    apr_table_setn(r->notes, "secauth-api", "1");
+    if (!conf->used) {
+        secauth_set_error_detail(r, "mod_secauth is not configured for this server");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    header = apr_table_get(r->headers_in, "Authorization");
+    if (!header || !(rc = parse_authorization(r, header, &token))) {
+        return challenge(r, HTTP_UNAUTHORIZED, NULL, NULL);
+    }
+    if (rc < 0) {
+        return challenge(r, HTTP_BAD_REQUEST, "invalid_request",
+                         "the Authorization header is not \"Bearer <token>\"");
+    }
+    if (secauth_token_verify(r->pool, &conf->token, SECAUTH_TOKEN_ACCESS, token,
+                             apr_time_now(), &claims, &why) != 0) {
+        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", why);
+    }
+
+    caller = apr_pcalloc(r->pool, sizeof(*caller));
+    caller->user_id = secauth_parse_id(claims.sub);
+    caller->jti = claims.jti;
+    caller->exp = claims.exp;
+    caller->iat = claims.iat;
+    if (!caller->user_id) {
+        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "invalid subject");
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return unavailable(r);
+    }
+    args[0] = claims.jti;
+    args[1] = &caller->user_id;
+    if (secauth_db_select(r, dbd, "secauth_access_user", args, &rows) != SECAUTH_DB_OK) {
+        return unavailable(r);
+    }
+    if (rows.nrows != 1) {
+        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "unknown user");
+    }
+    if (atoi(rows.rows[0][2]) != 0) {
+        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "account disabled");
+    }
+    if (atoi(rows.rows[0][4]) != 0 || claims.iat < apr_atoi64(rows.rows[0][3])) {
+        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "token revoked");
+    }
+    caller->username = rows.rows[0][0];
+    caller->role = rows.rows[0][1];
+    publish(r, caller);
+    return OK;
+}
+
+static int note_bearer_failure(request_rec *r, const char *auth_type)
+{
+    if (strcasecmp(auth_type, "Bearer")) {
+        return DECLINED;
+    }
+    if (!apr_table_get(r->err_headers_out, "WWW-Authenticate")) {
+        challenge(r, HTTP_UNAUTHORIZED, NULL, NULL);
+    }
+    return OK;
+}
+
+/* Remove incoming headers that would pose as the variables set above once CGI or
+ * mod_headers turn headers into environment (SECAUTH-ROLE, Secauth_User_Id, ...). */
+static int strip_spoofed_headers(request_rec *r)
+{
+    const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    int i;
+
+    for (i = arr->nelts - 1; i >= 0; i--) {
+        if (e[i].key && !strncasecmp(e[i].key, "secauth", 7)
+            && (e[i].key[7] == '-' || e[i].key[7] == '_')) {
+            apr_table_unset(r->headers_in, e[i].key);
+        }
+    }
+    return DECLINED;
+}
+
+/* Require secauth-role ROLE...: granted when the user's current role is one of them. */
+static authz_status role_check(request_rec *r, const char *require_args,
+                               const void *parsed_require_args)
+{
+    const secauth_caller_t *caller = secauth_caller(r);
+    const char *roles = require_args, *w;
+    (void)parsed_require_args;
+
+    if (!r->user) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    if (caller) {
+        while (*(w = ap_getword_white(r->pool, &roles))) {
+            if (!strcmp(w, caller->role)) {
+                return AUTHZ_GRANTED;
+            }
+        }
+    }
+    if (is_bearer(r)) {
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                       apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"insufficient_scope\", "
+                                    "error_description=\"requires role: %s\"", realm(r),
+                                    require_args));
+        secauth_set_error_detail(r, apr_psprintf(r->pool, "this needs one of the roles: %s",
+                                                 require_args));
+    }
+    return AUTHZ_DENIED;
+}
+
+static const char *role_parse(cmd_parms *cmd, const char *require_line, const void **parsed)
+{
+    const char *w, *line = require_line;
+    (void)parsed;
+    if (!*require_line) {
+        return "Require secauth-role needs at least one role (viewer, editor, admin)";
+    }
+    while (*(w = ap_getword_white(cmd->temp_pool, &line))) {
+        if (strcmp(w, "viewer") && strcmp(w, "editor") && strcmp(w, "admin")) {
+            return apr_psprintf(cmd->pool, "Require secauth-role: unknown role '%s' "
+                                "(viewer, editor, admin)", w);
+        }
+    }
+    return NULL;
+}
+
+static const authz_provider role_provider = {role_check, role_parse};
+
+void secauth_access_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_read_request(strip_spoofed_headers, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(check_bearer, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(note_bearer_failure, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "secauth-role", AUTHZ_PROVIDER_VERSION,
+                              &role_provider, AP_AUTH_INTERNAL_PER_CONF);
+}

@@ -1,0 +1,26 @@
+/* access.h — the bearer access check: AuthType Bearer (check_authn), the secauth-role
+ * authorization provider, RFC 6750 challenges, and removal of spoofed SECAUTH_* headers. */
+#ifndef SECAUTH_ACCESS_H
+#define SECAUTH_ACCESS_H
+
+#include "httpd.h"
+#include "db.h"
+
+extern const secauth_stmt_t secauth_access_statements[];
+
+void secauth_access_register_hooks(apr_pool_t *p);
+
+/* What the access check learnt about the caller, for the handlers behind it. */
+typedef struct {
+    int user_id;
+    const char *username;
+    const char *role;
+    const char *jti;
+    apr_int64_t exp;
+    apr_int64_t iat;
+} secauth_caller_t;
+
+/* The authenticated caller of this request, or NULL when the access check did not run. */
+const secauth_caller_t *secauth_caller(request_rec *r);
+
+#endif

@@ -1,0 +1,514 @@
+/* config.c — directive handlers, create/merge of the server configuration, and the startup
+ * checks that turn every bad value into a clear message naming the directive. */
+#include "config.h"
+
+#include "http_log.h"
+#include "util_filter.h"
+#include "apr_strings.h"
+#include "apr_file_io.h"
+#include "apr_lib.h"
+
+#include <sys/stat.h>
+
+APLOG_USE_MODULE(secauth);
+
+extern module AP_MODULE_DECLARE_DATA secauth_module;
+
+apr_array_header_t *secauth_mounts;
+
+secauth_server_conf *secauth_server_config(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &secauth_module);
+}
+
+void *secauth_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    secauth_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    (void)s;
+    conf->alg = SECAUTH_UNSET;
+    conf->key_specs = apr_array_make(p, 2, sizeof(secauth_key_spec_t));
+    conf->token_lifetime = SECAUTH_UNSET;
+    conf->clock_skew = SECAUTH_UNSET;
+    conf->totp_skew = SECAUTH_UNSET;
+    conf->password_min_length = SECAUTH_UNSET;
+    conf->lockout_failures = SECAUTH_UNSET;
+    conf->lockout_first_delay = SECAUTH_UNSET;
+    conf->lockout_max_delay = SECAUTH_UNSET;
+    conf->max_body = SECAUTH_UNSET;
+    return conf;
+}
+
+#define MERGE_INT(f) conf->f = (add->f != SECAUTH_UNSET) ? add->f : base->f
+#define MERGE_PTR(f) conf->f = add->f ? add->f : base->f
+
+void *secauth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    secauth_server_conf *base = basev, *add = addv;
+    secauth_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->used = base->used || add->used;
+    MERGE_INT(alg);
+    conf->key_specs = add->key_specs->nelts ? add->key_specs : base->key_specs;
+    MERGE_PTR(issuer);
+    MERGE_PTR(audience);
+    MERGE_INT(token_lifetime);
+    MERGE_INT(clock_skew);
+    MERGE_PTR(encryption_key_file);
+    MERGE_PTR(totp_issuer);
+    MERGE_INT(totp_skew);
+    conf->argon2 = add->argon2.m_cost ? add->argon2 : base->argon2;
+    MERGE_INT(password_min_length);
+    MERGE_PTR(common_passwords_file);
+    MERGE_INT(lockout_failures);
+    MERGE_INT(lockout_first_delay);
+    MERGE_INT(lockout_max_delay);
+    MERGE_INT(max_body);
+    MERGE_PTR(bootstrap_admin);
+    return conf;
+}
+
+static secauth_server_conf *cmd_conf(cmd_parms *cmd)
+{
+    secauth_server_conf *conf = secauth_server_config(cmd->server);
+    conf->used = 1;
+    return conf;
+}
+
+/* Parses a decimal integer in [min, max]; NULL on success, else the message. */
+static const char *parse_int_range(cmd_parms *cmd, const char *arg, int min, int max, int *out)
+{
+    char *end;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || v < min || v > max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be an integer from %d to %d",
+                            cmd->cmd->name, arg, min, max);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+static const char *set_algorithm(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    secauth_alg_e alg;
+    (void)dummy;
+    if (secauth_alg_parse(arg, &alg) != 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of HS256, RS256, ES256",
+                            cmd->cmd->name, arg);
+    }
+    cmd_conf(cmd)->alg = alg;
+    return NULL;
+}
+
+static int valid_kid(const char *kid)
+{
+    const char *c;
+    if (!*kid || strlen(kid) > 64) {
+        return 0;
+    }
+    for (c = kid; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_' && *c != '.') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *set_key(cmd_parms *cmd, void *dummy, const char *path, const char *kid)
+{
+    secauth_server_conf *conf = cmd_conf(cmd);
+    secauth_key_spec_t *spec;
+    int i;
+    (void)dummy;
+
+    if (!kid) {
+        kid = apr_psprintf(cmd->pool, "k%d", conf->key_specs->nelts + 1);
+    }
+    if (!valid_kid(kid)) {
+        return apr_psprintf(cmd->pool, "%s: key id '%s' must be 1-64 characters of "
+                            "[A-Za-z0-9._-]", cmd->cmd->name, kid);
+    }
+    for (i = 0; i < conf->key_specs->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(conf->key_specs, i, secauth_key_spec_t).kid, kid)) {
+            return apr_psprintf(cmd->pool, "%s: key id '%s' is used twice", cmd->cmd->name, kid);
+        }
+    }
+    spec = apr_array_push(conf->key_specs);
+    spec->path = ap_server_root_relative(cmd->pool, path);
+    spec->kid = kid;
+    return NULL;
+}
+
+static const char *set_string(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    secauth_server_conf *conf = cmd_conf(cmd);
+    const char *name = cmd->cmd->name;
+    (void)dummy;
+
+    if (!*arg) {
+        return apr_psprintf(cmd->pool, "%s must not be empty", name);
+    }
+    if (!strcasecmp(name, "SecAuthIssuer")) {
+        conf->issuer = arg;
+    }
+    else if (!strcasecmp(name, "SecAuthAudience")) {
+        conf->audience = arg;
+    }
+    else if (!strcasecmp(name, "SecAuthTOTPIssuer")) {
+        if (strchr(arg, ':')) {
+            return apr_psprintf(cmd->pool, "%s must not contain ':'", name);
+        }
+        conf->totp_issuer = arg;
+    }
+    else if (!strcasecmp(name, "SecAuthEncryptionKeyFile")) {
+        conf->encryption_key_file = ap_server_root_relative(cmd->pool, arg);
+    }
+    else if (!strcasecmp(name, "SecAuthCommonPasswords")) {
+        conf->common_passwords_file = ap_server_root_relative(cmd->pool, arg);
+    }
+    else if (!strcasecmp(name, "SecAuthBootstrapAdmin")) {
+        conf->bootstrap_admin = apr_pstrdup(cmd->pool, arg);
+        ap_str_tolower((char *)conf->bootstrap_admin);
+    }
+    return NULL;
+}
+
+static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    secauth_server_conf *conf = cmd_conf(cmd);
+    const char *name = cmd->cmd->name;
+    int v;
+    const char *err;
+    (void)dummy;
+
+    if (!strcasecmp(name, "SecAuthTokenLifetime")) {
+        if (!(err = parse_int_range(cmd, arg, 30, 86400, &v))) conf->token_lifetime = v;
+    }
+    else if (!strcasecmp(name, "SecAuthClockSkew")) {
+        if (!(err = parse_int_range(cmd, arg, 0, 300, &v))) conf->clock_skew = v;
+    }
+    else if (!strcasecmp(name, "SecAuthTOTPSkew")) {
+        if (!(err = parse_int_range(cmd, arg, 0, 10, &v))) conf->totp_skew = v;
+    }
+    else if (!strcasecmp(name, "SecAuthPasswordMinLength")) {
+        if (!(err = parse_int_range(cmd, arg, 8, SECAUTH_PASSWORD_MAX_LENGTH, &v))) {
+            conf->password_min_length = v;
+        }
+    }
+    else if (!strcasecmp(name, "SecAuthMaxBody")) {
+        if (!(err = parse_int_range(cmd, arg, 1024, 16 * 1024 * 1024, &v))) conf->max_body = v;
+    }
+    else {
+        err = "unknown directive";
+    }
+    return err;
+}
+
+static const char *set_password_hash(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
+{
+    secauth_server_conf *conf = cmd_conf(cmd);
+    secauth_argon2_params_t params = {19456, 2, 1};
+    int i, v;
+    const char *err;
+    (void)dummy;
+
+    if (argc < 1 || strcmp(argv[0], "argon2id")) {
+        return apr_psprintf(cmd->pool, "%s: the only scheme is argon2id, e.g. "
+                            "'argon2id m=19456 t=2 p=1'", cmd->cmd->name);
+    }
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strncmp(a, "m=", 2)) {
+            if ((err = parse_int_range(cmd, a + 2, 8, 4 * 1024 * 1024, &v))) return err;
+            params.m_cost = v;
+        }
+        else if (!strncmp(a, "t=", 2)) {
+            if ((err = parse_int_range(cmd, a + 2, 1, 100, &v))) return err;
+            params.t_cost = v;
+        }
+        else if (!strncmp(a, "p=", 2)) {
+            if ((err = parse_int_range(cmd, a + 2, 1, 64, &v))) return err;
+            params.parallelism = v;
+        }
+        else {
+            return apr_psprintf(cmd->pool, "%s: unknown parameter '%s' (use m=, t=, p=)",
+                                cmd->cmd->name, a);
+        }
+    }
+    if (params.m_cost < 8 * params.parallelism) {
+        return apr_psprintf(cmd->pool, "%s: m must be at least 8 * p", cmd->cmd->name);
+    }
+    conf->argon2 = params;
+    return NULL;
+}
+
+static const char *set_lockout(cmd_parms *cmd, void *dummy, const char *failures,
+                               const char *first, const char *longest)
+{
+    secauth_server_conf *conf = cmd_conf(cmd);
+    const char *err;
+    (void)dummy;
+
+    if ((err = parse_int_range(cmd, failures, 1, 1000, &conf->lockout_failures))
+        || (err = parse_int_range(cmd, first, 1, 86400, &conf->lockout_first_delay))
+        || (err = parse_int_range(cmd, longest, 1, 7 * 86400, &conf->lockout_max_delay))) {
+        return err;
+    }
+    if (conf->lockout_max_delay < conf->lockout_first_delay) {
+        return apr_psprintf(cmd->pool, "%s: the longest delay (%s) is shorter than the first (%s)",
+                            cmd->cmd->name, longest, first);
+    }
+    return NULL;
+}
+
+const command_rec secauth_directives[] = {
+    AP_INIT_TAKE1("SecAuthJWTAlgorithm", set_algorithm, NULL, RSRC_CONF,
+                  "HS256 (default), RS256 or ES256"),
+    AP_INIT_TAKE12("SecAuthJWTKey", set_key, NULL, RSRC_CONF,
+                   "key file and key id; repeat for rotation, the first one signs"),
+    AP_INIT_TAKE1("SecAuthIssuer", set_string, NULL, RSRC_CONF, "the tokens' iss"),
+    AP_INIT_TAKE1("SecAuthAudience", set_string, NULL, RSRC_CONF, "the tokens' aud"),
+    AP_INIT_TAKE1("SecAuthTokenLifetime", set_int, NULL, RSRC_CONF,
+                  "token lifetime in seconds (default 600)"),
+    AP_INIT_TAKE1("SecAuthClockSkew", set_int, NULL, RSRC_CONF,
+                  "leeway in seconds for exp/nbf/iat (default 30, at most 300)"),
+    AP_INIT_TAKE1("SecAuthEncryptionKeyFile", set_string, NULL, RSRC_CONF,
+                  "file of exactly 32 random bytes that seals TOTP secrets"),
+    AP_INIT_TAKE1("SecAuthTOTPIssuer", set_string, NULL, RSRC_CONF,
+                  "issuer label shown by authenticator apps (default SecAuth)"),
+    AP_INIT_TAKE1("SecAuthTOTPSkew", set_int, NULL, RSRC_CONF,
+                  "accepted TOTP steps either side of now (default 1)"),
+    AP_INIT_TAKE_ARGV("SecAuthPasswordHash", set_password_hash, NULL, RSRC_CONF,
+                      "argon2id m=KiB t=iterations p=lanes (default m=19456 t=2 p=1)"),
+    AP_INIT_TAKE1("SecAuthPasswordMinLength", set_int, NULL, RSRC_CONF,
+                  "minimum password length in characters (default 12)"),
+    AP_INIT_TAKE1("SecAuthCommonPasswords", set_string, NULL, RSRC_CONF,
+                  "file of common passwords to refuse, one a line"),
+    AP_INIT_TAKE3("SecAuthLockout", set_lockout, NULL, RSRC_CONF,
+                  "failures before lockout, first delay (s), longest delay (s); default 5 60 900"),
+    AP_INIT_TAKE1("SecAuthMaxBody", set_int, NULL, RSRC_CONF,
+                  "largest accepted request body in bytes (default 65536)"),
+    AP_INIT_TAKE1("SecAuthBootstrapAdmin", set_string, NULL, RSRC_CONF,
+                  "an existing account promoted to admin at startup"),
+    {NULL}
+};
+
+/* Reads a whole small file; warns when others may read it. NULL and *err on failure. */
+static unsigned char *read_secret_file(apr_pool_t *p, server_rec *s, const char *directive,
+                                       const char *path, apr_size_t *len, const char **err)
+{
+    apr_file_t *f;
+    apr_finfo_t finfo;
+    unsigned char *buf;
+    apr_status_t rv;
+
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, p);
+    if (rv != APR_SUCCESS) {
+        char msg[120];
+        *err = apr_psprintf(p, "%s: cannot read %s: %s", directive, path,
+                            apr_strerror(rv, msg, sizeof(msg)));
+        return NULL;
+    }
+    apr_file_info_get(&finfo, APR_FINFO_SIZE | APR_FINFO_PROT, f);
+    if (finfo.size > 64 * 1024) {
+        apr_file_close(f);
+        *err = apr_psprintf(p, "%s: %s is larger than 64 KiB", directive, path);
+        return NULL;
+    }
+    buf = apr_palloc(p, (apr_size_t)finfo.size + 1);
+    *len = 0;
+    rv = apr_file_read_full(f, buf, (apr_size_t)finfo.size, len);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        *err = apr_psprintf(p, "%s: cannot read %s", directive, path);
+        return NULL;
+    }
+    buf[*len] = '\0';
+    if (finfo.protection & APR_WREAD) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10501)
+                     "%s: %s is readable by every user of this machine; "
+                     "chmod 600 it (or 640 with the server's group)", directive, path);
+    }
+    return buf;
+}
+
+static const char *load_keys(apr_pool_t *p, server_rec *s, secauth_server_conf *conf)
+{
+    int i;
+    const char *err;
+
+    conf->token.alg = conf->alg;
+    conf->token.keys = apr_array_make(p, conf->key_specs->nelts, sizeof(secauth_key_t));
+    for (i = 0; i < conf->key_specs->nelts; i++) {
+        secauth_key_spec_t *spec = &APR_ARRAY_IDX(conf->key_specs, i, secauth_key_spec_t);
+        secauth_key_t *key = apr_array_push(conf->token.keys);
+        apr_size_t len;
+
+        if (!read_secret_file(p, s, "SecAuthJWTKey", spec->path, &len, &err)) {
+            return err;
+        }
+        if ((err = secauth_key_load(p, conf->alg, spec->path, spec->kid, key))) {
+            return apr_psprintf(p, "SecAuthJWTKey %s (%s): %s", spec->path, spec->kid, err);
+        }
+        if (i == 0 && !key->can_sign) {
+            return apr_psprintf(p, "SecAuthJWTKey %s: the first key signs tokens, so it must "
+                                "be a private key", spec->path);
+        }
+    }
+    return NULL;
+}
+
+static const char *load_encryption_key(apr_pool_t *p, server_rec *s, secauth_server_conf *conf)
+{
+    apr_size_t len;
+    const char *err;
+    const unsigned char *key;
+
+    if (!conf->encryption_key_file) {
+        return "SecAuthEncryptionKeyFile is required: a file of 32 random bytes "
+               "(head -c 32 /dev/urandom > totp.key)";
+    }
+    key = read_secret_file(p, s, "SecAuthEncryptionKeyFile", conf->encryption_key_file,
+                           &len, &err);
+    if (!key) {
+        return err;
+    }
+    if (len != 32) {
+        return apr_psprintf(p, "SecAuthEncryptionKeyFile: %s holds %" APR_SIZE_T_FMT
+                            " bytes; it must hold exactly 32", conf->encryption_key_file, len);
+    }
+    conf->encryption_key = key;
+    return NULL;
+}
+
+static void apply_defaults(secauth_server_conf *conf)
+{
+    if (conf->alg == SECAUTH_UNSET) conf->alg = SECAUTH_ALG_HS256;
+    if (!conf->issuer) conf->issuer = "secauth";
+    if (!conf->audience) conf->audience = "secauth-api";
+    if (conf->token_lifetime == SECAUTH_UNSET) conf->token_lifetime = 600;
+    if (conf->clock_skew == SECAUTH_UNSET) conf->clock_skew = 30;
+    if (!conf->totp_issuer) conf->totp_issuer = "SecAuth";
+    if (conf->totp_skew == SECAUTH_UNSET) conf->totp_skew = 1;
+    if (!conf->argon2.m_cost) {
+        conf->argon2.m_cost = 19456;
+        conf->argon2.t_cost = 2;
+        conf->argon2.parallelism = 1;
+    }
+    if (conf->password_min_length == SECAUTH_UNSET) conf->password_min_length = 12;
+    if (!conf->common_passwords_file) conf->common_passwords_file = SECAUTH_DATADIR "/common-passwords.txt";
+    if (conf->lockout_failures == SECAUTH_UNSET) {
+        conf->lockout_failures = 5;
+        conf->lockout_first_delay = 60;
+        conf->lockout_max_delay = 900;
+    }
+    if (conf->max_body == SECAUTH_UNSET) conf->max_body = 65536;
+    conf->db_retry_after = 5;
+    conf->token.issuer = conf->issuer;
+    conf->token.audience = conf->audience;
+    conf->token.lifetime = conf->token_lifetime;
+    conf->token.clock_skew = conf->clock_skew;
+}
+
+/* Finds "DBDriver" anywhere in the configuration: the SQL the module prepares differs a little
+ * between drivers, and mod_dbd keeps its own configuration private. */
+static const char *find_directive_arg(const ap_directive_t *node, const char *name)
+{
+    for (; node; node = node->next) {
+        const char *found;
+        if (!strcasecmp(node->directive, name)) {
+            return node->args;
+        }
+        if (node->first_child && (found = find_directive_arg(node->first_child, name))) {
+            return found;
+        }
+    }
+    return NULL;
+}
+
+static int sets_secauth_handler(const ap_directive_t *child)
+{
+    for (; child; child = child->next) {
+        if (!strcasecmp(child->directive, "SetHandler")) {
+            const char *arg = child->args;
+            while (*arg == '"' || *arg == '\'') arg++;
+            if (!strncasecmp(arg, "secauth", 7) && !apr_isalnum(arg[7]) && arg[7] != '-') {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The handler answers paths relative to where it is mounted: collect the <Location> paths
+ * whose block says "SetHandler secauth". */
+static void collect_mounts(apr_pool_t *p, const ap_directive_t *node)
+{
+    for (; node; node = node->next) {
+        if (!strcasecmp(node->directive, "<Location") && sets_secauth_handler(node->first_child)) {
+            char *path = apr_pstrdup(p, node->args);
+            apr_size_t n = strlen(path);
+            if (n && path[n - 1] == '>') path[--n] = '\0';
+            if (n >= 2 && (path[0] == '"' || path[0] == '\'') && path[n - 1] == path[0]) {
+                path[n - 1] = '\0';
+                path++;
+                n -= 2;
+            }
+            while (n && path[n - 1] == '/') path[--n] = '\0';
+            *(const char **)apr_array_push(secauth_mounts) = path;
+        }
+        if (node->first_child) {
+            collect_mounts(p, node->first_child);
+        }
+    }
+}
+
+static int longest_first(const void *a, const void *b)
+{
+    return (int)strlen(*(const char *const *)b) - (int)strlen(*(const char *const *)a);
+}
+
+int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    const char *driver = find_directive_arg(ap_conftree, "DBDriver");
+    server_rec *vs;
+    (void)ptemp;
+
+    secauth_mounts = apr_array_make(pconf, 2, sizeof(const char *));
+    collect_mounts(pconf, ap_conftree);
+    if (!secauth_mounts->nelts) {
+        *(const char **)apr_array_push(secauth_mounts) = "";
+    }
+    qsort(secauth_mounts->elts, secauth_mounts->nelts, sizeof(const char *), longest_first);
+
+    for (vs = s; vs; vs = vs->next) {
+        secauth_server_conf *conf = secauth_server_config(vs);
+        const char *err = NULL;
+
+        apply_defaults(conf);
+        conf->db_driver = (driver && !strncasecmp(driver, "sqlite", 6)) ? "sqlite3" : "mysql";
+        if (!conf->used) {
+            continue; /* loaded but not configured here: stays inert */
+        }
+        if (!conf->key_specs->nelts) {
+            err = "SecAuthJWTKey is required: at least one signing key file";
+        }
+        if (!err) err = load_keys(pconf, vs, conf);
+        if (!err) err = load_encryption_key(pconf, vs, conf);
+        if (!err && !(conf->common_passwords = secauth_common_passwords_load(
+                          pconf, conf->common_passwords_file, &err))) {
+            err = apr_psprintf(pconf, "SecAuthCommonPasswords: %s", err);
+        }
+        if (!err && !(conf->dummy_hash = secauth_password_dummy_hash(pconf, &conf->argon2))) {
+            err = "SecAuthPasswordHash: hashing failed with these parameters (not enough memory?)";
+        }
+        if (err) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, APLOGNO(10502)
+                         "mod_secauth: %s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}

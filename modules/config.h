@@ -1,0 +1,79 @@
+/* config.h — the module's server configuration: the directives of API.md §8, their defaults
+ * (applied in one place, at merge and post_config time) and startup validation. */
+#ifndef SECAUTH_CONFIG_H
+#define SECAUTH_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include <apr_hash.h>
+
+#include "password.h"
+#include "token.h"
+
+#define SECAUTH_UNSET -1
+
+typedef struct {
+    int used;                         /* some SecAuth directive appears in this server */
+
+    /* tokens */
+    int alg;                          /* secauth_alg_e, or SECAUTH_UNSET */
+    apr_array_header_t *key_specs;    /* of secauth_key_spec_t, as written */
+    secauth_token_config_t token;     /* resolved at post_config */
+    const char *issuer;
+    const char *audience;
+    int token_lifetime;
+    int clock_skew;
+
+    /* secrets at rest */
+    const char *encryption_key_file;
+    const unsigned char *encryption_key; /* 32 bytes, read at post_config */
+
+    /* TOTP */
+    const char *totp_issuer;
+    int totp_skew;
+
+    /* passwords */
+    secauth_argon2_params_t argon2;   /* m_cost 0 = unset */
+    int password_min_length;
+    const char *common_passwords_file;
+    apr_hash_t *common_passwords;
+    const char *dummy_hash;
+
+    /* throttling */
+    int lockout_failures;
+    int lockout_first_delay;
+    int lockout_max_delay;
+
+    apr_off_t max_body;
+
+    /* administration */
+    const char *bootstrap_admin;
+
+    /* database */
+    const char *db_driver;            /* "mysql" or "sqlite3", from DBDriver */
+    int db_retry_after;               /* Retry-After seconds sent with 503 */
+} secauth_server_conf;
+
+typedef struct {
+    const char *path;
+    const char *kid;
+} secauth_key_spec_t;
+
+#define SECAUTH_PASSWORD_MAX_LENGTH 128
+
+void *secauth_create_server_conf(apr_pool_t *p, server_rec *s);
+void *secauth_merge_server_conf(apr_pool_t *p, void *base, void *add);
+
+/* Defaults, key files, common-password list, derived values; logs and returns an error status
+ * naming the directive when something is wrong. */
+int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* The directive table (referenced by the module record). */
+extern const command_rec secauth_directives[];
+
+/* Prefixes of the <Location>s that hold "SetHandler secauth", longest first. */
+extern apr_array_header_t *secauth_mounts;
+
+secauth_server_conf *secauth_server_config(const server_rec *s);
+
+#endif

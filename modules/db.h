@@ -1,0 +1,61 @@
+/* db.h — mod_dbd glue: statements prepared once per pooled connection (per driver where the
+ * SQL differs), the request's connection, typed (binary) parameters and fully fetched rows. */
+#ifndef SECAUTH_DB_H
+#define SECAUTH_DB_H
+
+#include "httpd.h"
+#include "apr_dbd.h"
+#include "mod_dbd.h"
+
+/* One statement: its label and SQL in APR DBD syntax (%s string, %d int, %lld 64-bit);
+ * sqlite is the SQLite text where it differs from the MySQL one (NULL: the same). */
+typedef struct {
+    const char *label;
+    const char *mysql;
+    const char *sqlite;
+} secauth_stmt_t;
+
+typedef struct {
+    int nrows;
+    int ncols;
+    const char ***rows;   /* rows[i][j]; NULL for SQL NULL; copied into the request pool */
+} secauth_rows_t;
+
+/* Outcome of a statement. */
+#define SECAUTH_DB_OK         0
+#define SECAUTH_DB_ERROR     -1   /* logged; the caller answers 503 */
+#define SECAUTH_DB_DUPLICATE -2   /* a unique key refused the row */
+
+/* Looks up mod_dbd's optional functions; 0 when mod_dbd is missing. */
+int secauth_db_init(void);
+
+/* Registers a NULL-terminated statement table with mod_dbd for server s (post_config,
+ * before mod_dbd's own post_config). */
+void secauth_db_prepare(server_rec *s, const char *driver, const secauth_stmt_t *stmts);
+
+/* The request's pooled connection, or NULL when the database cannot be reached. */
+ap_dbd_t *secauth_db_acquire(request_rec *r);
+
+/* Runs a statement that changes rows. args are pointers matching the placeholders:
+ * const char * for %s, int * for %d, apr_int64_t * for %lld, NULL for SQL NULL. */
+int secauth_db_exec(request_rec *r, ap_dbd_t *dbd, const char *label, const void **args,
+                    int *affected);
+
+/* Runs a query and fetches every row into out. */
+int secauth_db_select(request_rec *r, ap_dbd_t *dbd, const char *label, const void **args,
+                      secauth_rows_t *out);
+
+/* The id of the row just inserted on this connection. */
+int secauth_db_last_id(request_rec *r, ap_dbd_t *dbd, int *id);
+
+/* Starts / ends a transaction on the request's connection: mode 1 commit, 0 roll back. */
+int secauth_db_begin(request_rec *r, ap_dbd_t *dbd, apr_dbd_transaction_t **txn);
+int secauth_db_end(request_rec *r, ap_dbd_t *dbd, apr_dbd_transaction_t *txn, int commit);
+
+/* Statements shared by several parts. */
+extern const secauth_stmt_t secauth_db_statements[];
+
+/* "YYYY-MM-DD HH:MM:SS" (either driver) → "YYYY-MM-DDTHH:MM:SSZ". */
+const char *secauth_db_iso_time(apr_pool_t *p, const char *db_time);
+
+#endif

@@ -1,0 +1,492 @@
+/* http.c — request bodies, strict JSON, JSON and problem+json responses, routing relative to
+ * the mount point, and the filter that turns httpd's own error pages into problem+json. */
+#include "http.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+APLOG_USE_MODULE(secauth);
+
+#define API_NOTE "secauth-api"
+#define DETAIL_NOTE "secauth-detail"
+#define JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+static apr_status_t json_cleanup(void *value)
+{
+    json_decref(value);
+    return APR_SUCCESS;
+}
+
+json_t *secauth_json_pool(apr_pool_t *p, json_t *value)
+{
+    if (value) {
+        apr_pool_cleanup_register(p, value, json_cleanup, apr_pool_cleanup_null);
+    }
+    return value;
+}
+
+static void set_common_headers(request_rec *r)
+{
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+}
+
+int secauth_send_bytes(request_rec *r, int status, const char *content_type,
+                       const void *data, apr_size_t len)
+{
+    r->status = status;
+    set_common_headers(r);
+    if (status == HTTP_NO_CONTENT) {
+        return OK;
+    }
+    ap_set_content_type(r, content_type);
+    ap_set_content_length(r, len);
+    if (!r->header_only && len) {
+        ap_rwrite(data, (int)len, r);
+    }
+    return OK;
+}
+
+static char *dump_json(apr_pool_t *p, json_t *value, apr_size_t *len)
+{
+    char *text = json_dumps(value, JSON_DUMP_FLAGS);
+    char *copy;
+
+    if (!text) {
+        return NULL;
+    }
+    *len = strlen(text);
+    copy = apr_pstrmemdup(p, text, *len);
+    free(text);
+    return copy;
+}
+
+int secauth_send_json(request_rec *r, int status, json_t *value)
+{
+    apr_size_t len = 0;
+    char *text = dump_json(r->pool, value, &len);
+
+    json_decref(value);
+    if (!text) {
+        return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR, "response encoding failed", NULL);
+    }
+    return secauth_send_bytes(r, status, "application/json; charset=utf-8", text, len);
+}
+
+static const char *status_title(int status)
+{
+    const char *line = ap_get_status_line(status);
+    return (line && strlen(line) > 4) ? line + 4 : "Error";
+}
+
+static json_t *problem_body(int status, const char *detail, json_t *extra)
+{
+    json_t *body = json_pack("{s:s, s:s, s:i}", "type", "about:blank",
+                             "title", status_title(status), "status", status);
+    if (detail) {
+        json_object_set_new(body, "detail", json_string(detail));
+    }
+    if (extra) {
+        json_object_update(body, extra);
+        json_decref(extra);
+    }
+    return body;
+}
+
+int secauth_problem(request_rec *r, int status, const char *detail, json_t *extra)
+{
+    json_t *body = problem_body(status, detail, extra);
+    apr_size_t len = 0;
+    char *text = dump_json(r->pool, body, &len);
+
+    json_decref(body);
+    if (status == HTTP_REQUEST_ENTITY_TOO_LARGE || status == HTTP_BAD_REQUEST) {
+        /* the unread rest of the body must not be parsed as the next request */
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
+    return secauth_send_bytes(r, status, "application/problem+json", text, len);
+}
+
+int secauth_unavailable(request_rec *r)
+{
+    secauth_server_conf *conf = secauth_server_config(r->server);
+    apr_table_setn(r->headers_out, "Retry-After",
+                   apr_itoa(r->pool, conf ? conf->db_retry_after : 5));
+    return secauth_problem(r, HTTP_SERVICE_UNAVAILABLE, "the database is unavailable", NULL);
+}
+
+void secauth_field_error(secauth_req_t *req, const char *field, const char *detail)
+{
+    if (!req->errors) {
+        req->errors = secauth_json_pool(req->r->pool, json_array());
+    }
+    json_array_append_new(req->errors, json_pack("{s:s, s:s}", "field", field,
+                                                 "detail", detail));
+}
+
+int secauth_send_field_errors(secauth_req_t *req)
+{
+    json_t *first = json_array_get(req->errors, 0);
+    const char *detail = apr_psprintf(req->r->pool, "%s %s",
+                                      json_string_value(json_object_get(first, "field")),
+                                      json_string_value(json_object_get(first, "detail")));
+    return secauth_problem(req->r, HTTP_BAD_REQUEST, detail,
+                           json_pack("{s:O}", "errors", req->errors));
+}
+
+int secauth_utf8_valid(const char *str, apr_size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + len;
+
+    while (s < end) {
+        unsigned int c = *s, need, cp, i;
+        if (c == 0) return 0;
+        if (c < 0x80) { s++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
+        else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; }
+        else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; }
+        else return 0;
+        if ((apr_size_t)(end - s) <= need) return 0;
+        for (i = 1; i <= need; i++) {
+            if ((s[i] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i] & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))
+            || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return 0;
+        }
+        s += need + 1;
+    }
+    return 1;
+}
+
+/* application/json, optionally with charset=utf-8 (any case, quoted or not). */
+static int json_content_type(const char *ct)
+{
+    const char *params;
+    if (!ct) return 0;
+    while (*ct == ' ') ct++;
+    if (strncasecmp(ct, "application/json", 16)) return 0;
+    params = ct + 16;
+    while (*params == ' ' || *params == '\t') params++;
+    if (!*params) return 1;
+    if (*params != ';') return 0;
+    while (*params) {
+        params++;
+        while (*params == ' ' || *params == '\t') params++;
+        if (!*params) break;
+        if (!strncasecmp(params, "charset=", 8)) {
+            const char *v = params + 8;
+            if (*v == '"') v++;
+            if (strncasecmp(v, "utf-8", 5)) return 0;
+            v += 5;
+            if (*v == '"') v++;
+            while (*v == ' ' || *v == '\t') v++;
+            if (*v && *v != ';') return 0;
+            params = v;
+        }
+        else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int read_body(secauth_req_t *req, char **buf, apr_size_t *len)
+{
+    request_rec *r = req->r;
+    apr_off_t limit = req->conf->max_body;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_size_t cap = 8192, used = 0;
+    char *data;
+    long got;
+
+    if (cl) {
+        char *end;
+        apr_off_t declared;
+        if (apr_strtoff(&declared, cl, &end, 10) != APR_SUCCESS || *end || declared < 0) {
+            return secauth_problem(r, HTTP_BAD_REQUEST, "invalid Content-Length", NULL);
+        }
+        if (declared > limit) {
+            return secauth_problem(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
+                                                " bytes", limit), NULL);
+        }
+        cap = (apr_size_t)declared + 1;
+    }
+    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
+        return secauth_problem(r, HTTP_BAD_REQUEST, "unreadable request body", NULL);
+    }
+    data = apr_palloc(r->pool, cap);
+    while ((got = ap_get_client_block(r, data + used, cap - used)) > 0) {
+        used += (apr_size_t)got;
+        if ((apr_off_t)used > limit) {
+            return secauth_problem(r, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   apr_psprintf(r->pool, "the body is larger than %" APR_OFF_T_FMT
+                                                " bytes", limit), NULL);
+        }
+        if (used == cap) {
+            char *bigger;
+            cap = cap * 2 > (apr_size_t)limit + 1 ? (apr_size_t)limit + 1 : cap * 2;
+            bigger = apr_palloc(r->pool, cap);
+            memcpy(bigger, data, used);
+            data = bigger;
+        }
+    }
+    if (got < 0) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return secauth_problem(r, HTTP_BAD_REQUEST, "the request body could not be read", NULL);
+    }
+    *buf = data;
+    *len = used;
+    return OK;
+}
+
+int secauth_read_json(secauth_req_t *req, json_t **body)
+{
+    request_rec *r = req->r;
+    json_error_t jerr;
+    char *buf = NULL;
+    apr_size_t len = 0;
+    json_t *value;
+    int rc;
+
+    if (!json_content_type(apr_table_get(r->headers_in, "Content-Type"))) {
+        return secauth_problem(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                               "the body must be application/json (charset utf-8)", NULL);
+    }
+    if ((rc = read_body(req, &buf, &len)) != OK || r->status >= 400) {
+        return rc == OK ? DONE : rc;
+    }
+    if (!len) {
+        return secauth_problem(r, HTTP_BAD_REQUEST, "the request body is empty", NULL);
+    }
+    if (!secauth_utf8_valid(buf, len)) {
+        return secauth_problem(r, HTTP_BAD_REQUEST, "the body is not valid UTF-8", NULL);
+    }
+    value = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!value) {
+        return secauth_problem(r, HTTP_BAD_REQUEST,
+                               apr_psprintf(r->pool, "invalid JSON at line %d, column %d: %s",
+                                            jerr.line, jerr.column, jerr.text), NULL);
+    }
+    secauth_json_pool(r->pool, value);
+    if (!json_is_object(value)) {
+        return secauth_problem(r, HTTP_BAD_REQUEST, "the body must be a JSON object", NULL);
+    }
+    *body = value;
+    return OK;
+}
+
+int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach(body, key, value) {
+        const char *const *a;
+        int known = 0;
+        for (a = allowed; *a; a++) {
+            if (!strcmp(*a, key)) {
+                known = 1;
+                break;
+            }
+        }
+        if (!known) {
+            secauth_field_error(req, key, "is not a known field");
+        }
+    }
+    (void)value;
+    return req->errors ? secauth_send_field_errors(req) : OK;
+}
+
+int secauth_parse_id(const char *s)
+{
+    apr_int64_t v = 0;
+    const char *c;
+
+    if (!s || !*s || *s == '0' || strlen(s) > 10) {
+        return 0;
+    }
+    for (c = s; *c; c++) {
+        if (!apr_isdigit(*c)) return 0;
+        v = v * 10 + (*c - '0');
+    }
+    return v <= 2147483647 ? (int)v : 0;
+}
+
+/* Matches path against pattern; 1 match, 0 no match, -1 matched but with a malformed id. */
+static int match_pattern(secauth_req_t *req, const char *pattern, const char *path)
+{
+    int bad_id = 0;
+
+    while (*pattern && *path) {
+        const char *pseg_end, *seg_end;
+        if (*pattern != '/' || *path != '/') return 0;
+        pattern++;
+        path++;
+        pseg_end = strchr(pattern, '/');
+        if (!pseg_end) pseg_end = pattern + strlen(pattern);
+        seg_end = strchr(path, '/');
+        if (!seg_end) seg_end = path + strlen(path);
+
+        if (*pattern == '{') {
+            char *seg = apr_pstrmemdup(req->r->pool, path, seg_end - path);
+            if (!*seg) return 0;
+            if (!strncmp(pattern, "{id}", 4)) {
+                req->id = secauth_parse_id(seg);
+                if (!req->id) bad_id = 1;
+            }
+            else {
+                req->param = seg;
+            }
+        }
+        else if ((pseg_end - pattern) != (seg_end - path)
+                 || strncmp(pattern, path, pseg_end - pattern)) {
+            return 0;
+        }
+        pattern = pseg_end;
+        path = seg_end;
+    }
+    if (*pattern || *path) return 0;
+    return bad_id ? -1 : 1;
+}
+
+static const char *relative_path(request_rec *r)
+{
+    int i;
+    for (i = 0; i < secauth_mounts->nelts; i++) {
+        const char *m = APR_ARRAY_IDX(secauth_mounts, i, const char *);
+        apr_size_t n = strlen(m);
+        if (!strncmp(r->uri, m, n) && (r->uri[n] == '/' || r->uri[n] == '\0')) {
+            return r->uri[n] ? r->uri + n : "/";
+        }
+    }
+    return r->uri;
+}
+
+int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
+{
+    secauth_req_t *req;
+    const secauth_route_t *route;
+    const char *allow = NULL;
+    int path_known = 0, bad_id = 0;
+
+    if (!r->handler || strcmp(r->handler, "secauth")) {
+        return DECLINED;
+    }
+    req = apr_pcalloc(r->pool, sizeof(*req));
+    req->r = r;
+    req->conf = secauth_server_config(r->server);
+    req->path = relative_path(r);
+
+    for (route = routes; route->method; route++) {
+        int m = match_pattern(req, route->pattern, req->path);
+        if (!m) continue;
+        if (!path_known) {
+            path_known = 1;
+            apr_table_setn(r->notes, API_NOTE, "1");
+        }
+        if (m < 0) {
+            bad_id = 1;
+            continue;
+        }
+        allow = allow ? apr_pstrcat(r->pool, allow, ", ", route->method, NULL) : route->method;
+        if (!strcmp(route->method, "GET")) {
+            allow = apr_pstrcat(r->pool, allow, ", HEAD", NULL);
+        }
+        if (!strcmp(r->method, route->method)
+            || (r->header_only && !strcmp(route->method, "GET"))) {
+            if (!req->conf->used) {
+                return secauth_problem(r, HTTP_SERVICE_UNAVAILABLE,
+                                       "mod_secauth is not configured for this server", NULL);
+            }
+            return route->fn(req);
+        }
+    }
+    if (!path_known) {
+        return DECLINED;
+    }
+    if (bad_id) {
+        return secauth_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
+    }
+    apr_table_setn(r->headers_out, "Allow", allow);
+    if (r->method_number == M_OPTIONS) {
+        return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
+    }
+    return secauth_problem(r, HTTP_METHOD_NOT_ALLOWED,
+                           apr_psprintf(r->pool, "%s is not allowed here", r->method), NULL);
+}
+
+int secauth_accepts(request_rec *r, const char *type)
+{
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+    apr_size_t n = strlen(type);
+    const char *at;
+
+    for (at = accept; at && (at = ap_strcasestr(at, type)); at += n) {
+        char before = at == accept ? ',' : at[-1];
+        char after = at[n];
+        if ((before == ',' || before == ' ') && (after == '\0' || after == ',' || after == ';'
+                                                 || after == ' ')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void secauth_set_error_detail(request_rec *r, const char *detail)
+{
+    apr_table_setn(r->notes, API_NOTE, "1");
+    apr_table_setn(r->notes, DETAIL_NOTE, detail);
+}
+
+/* Drops httpd's HTML error page and sends problem+json instead: the error pages of the API's
+ * locations (401/403 from the access check, 413 from LimitRequestBody...) stay machine-readable. */
+static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    apr_bucket *b, *next;
+
+    if (!f->ctx) {
+        f->ctx = r;
+        ap_set_content_type(r, "application/problem+json");
+        apr_table_unset(r->headers_out, "Content-Length");
+        set_common_headers(r);
+    }
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (APR_BUCKET_IS_EOS(b)) {
+            json_t *body = problem_body(r->status, apr_table_get(r->notes, DETAIL_NOTE), NULL);
+            apr_size_t len = 0;
+            char *text = dump_json(r->pool, body, &len);
+            json_decref(body);
+            if (text) {
+                APR_BUCKET_INSERT_BEFORE(b, apr_bucket_pool_create(text, len, r->pool,
+                                                                   f->c->bucket_alloc));
+            }
+            break;
+        }
+        if (!APR_BUCKET_IS_METADATA(b)) {
+            apr_bucket_delete(b);
+        }
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+void secauth_register_error_filter(void)
+{
+    ap_register_output_filter("SECAUTH_PROBLEM", problem_filter, NULL, AP_FTYPE_CONTENT_SET);
+}
+
+void secauth_insert_error_filter(request_rec *r)
+{
+    if (apr_table_get(r->notes, API_NOTE)) {
+        ap_add_output_filter("SECAUTH_PROBLEM", NULL, r, r->connection);
+    }
+}

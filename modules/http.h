@@ -1,0 +1,88 @@
+/* http.h — the HTTP plumbing every route shares: the request context, body reading with a
+ * limit, strict JSON parsing, JSON and problem+json (RFC 9457) responses, field validation
+ * errors, the error filter that keeps httpd's own errors in problem+json, and routing. */
+#ifndef SECAUTH_HTTP_H
+#define SECAUTH_HTTP_H
+
+#include "httpd.h"
+#include <jansson.h>
+
+#include "config.h"
+
+typedef struct {
+    request_rec *r;
+    secauth_server_conf *conf;
+    const char *path;       /* the path below the mount point, e.g. "/products/7" */
+    const char *param;      /* the {username} of /generate-qr/{username}, decoded */
+    int id;                 /* the {id} of /products/{id} and /users/{id}/... */
+    json_t *errors;         /* field errors collected by validation, or NULL */
+} secauth_req_t;
+
+typedef int (*secauth_handler_fn)(secauth_req_t *req);
+
+typedef enum {
+    SECAUTH_SEG_NONE = 0,
+    SECAUTH_SEG_ID,          /* a positive 32-bit decimal id */
+    SECAUTH_SEG_NAME         /* any non-empty segment */
+} secauth_seg_e;
+
+typedef struct {
+    const char *method;      /* "GET", "POST", ...; GET routes answer HEAD too */
+    const char *pattern;     /* "/products/{id}", "/generate-qr/{name}", "/health" */
+    secauth_handler_fn fn;
+} secauth_route_t;
+
+/* The whole handler: matches r against routes (relative to the mount point), answers 404 for
+ * a malformed id, 405 with Allow for a known path with another method, and returns DECLINED
+ * for paths that are not routes so the rest of httpd serves them. */
+int secauth_dispatch(request_rec *r, const secauth_route_t *routes);
+
+/* Reads and parses the request body: 415 unless application/json (charset utf-8 allowed),
+ * 413 past SecAuthMaxBody (without reading further), 400 for invalid JSON, duplicate keys,
+ * a top level that is not an object, or NUL characters. On success returns OK and sets *body
+ * (freed with the request pool); otherwise the problem response is already sent and the
+ * return value is what the handler returns. */
+int secauth_read_json(secauth_req_t *req, json_t **body);
+
+/* 400 naming the first member of body that is not in allowed (NULL-terminated); OK else. */
+int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *const *allowed);
+
+/* Collects a field error; secauth_send_field_errors answers 400 with them all. */
+void secauth_field_error(secauth_req_t *req, const char *field, const char *detail);
+int secauth_send_field_errors(secauth_req_t *req);
+
+/* Sends value (stolen: decref'd here) as application/json with status; returns OK. */
+int secauth_send_json(request_rec *r, int status, json_t *value);
+
+/* Sends bytes with a content type, Cache-Control: no-store; returns OK. */
+int secauth_send_bytes(request_rec *r, int status, const char *content_type,
+                       const void *data, apr_size_t len);
+
+/* Sends an application/problem+json error; extra (stolen, may be NULL) is merged into the
+ * body. Returns OK (the response is complete). */
+int secauth_problem(request_rec *r, int status, const char *detail, json_t *extra);
+
+/* 503 with Retry-After: the database cannot be reached. */
+int secauth_unavailable(request_rec *r);
+
+/* Registers an apr pool cleanup that json_decref's value. Returns value. */
+json_t *secauth_json_pool(apr_pool_t *p, json_t *value);
+
+/* Strict UTF-8 check (no overlongs, no surrogates, no NUL). */
+int secauth_utf8_valid(const char *s, apr_size_t len);
+
+/* Parses a positive decimal that fits a signed 32-bit int; 0 when malformed. */
+int secauth_parse_id(const char *s);
+
+/* The error filter that rewrites httpd's own error pages into problem+json for requests of
+ * this module (the handler, or AuthType Bearer). */
+void secauth_register_error_filter(void);
+void secauth_insert_error_filter(request_rec *r);
+
+/* Note for the error filter: the detail of an error httpd will render. */
+void secauth_set_error_detail(request_rec *r, const char *detail);
+
+/* Content negotiation: 1 when the Accept header names type (exactly, not through a wildcard). */
+int secauth_accepts(request_rec *r, const char *type);
+
+#endif

@@ -1,0 +1,47 @@
+-- schema.sql — mod_secauth's tables for MySQL/MariaDB. Idempotent: safe to load again.
+-- A superset of the original Flask schema (users, products) so existing data can be migrated.
+-- Times the module compares (locked_until, expires_at) are unix seconds; times it shows are DATETIME in UTC.
+
+CREATE TABLE IF NOT EXISTS users (
+    id              INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    username        VARCHAR(50) NOT NULL,
+    password        VARCHAR(256) NOT NULL,
+    twofa_secret    VARCHAR(256) NULL,          -- sealed (AES-256-GCM), never plain Base32
+    role            VARCHAR(16) NOT NULL DEFAULT 'editor',
+    disabled        TINYINT NOT NULL DEFAULT 0,
+    twofa_confirmed TINYINT NOT NULL DEFAULT 0,
+    last_totp_step  BIGINT NULL,                -- last accepted TOTP time step (replay guard)
+    failed_count    INT NOT NULL DEFAULT 0,
+    locked_until    BIGINT NOT NULL DEFAULT 0,  -- unix seconds
+    tokens_not_before BIGINT NOT NULL DEFAULT 0,-- tokens issued before this second are revoked
+    created_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    UNIQUE KEY users_username (username)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS products (
+    id          INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    name        VARCHAR(100) NOT NULL,
+    description VARCHAR(255) NULL,
+    price       DECIMAL(10,2) NOT NULL,
+    quantity    INT NOT NULL DEFAULT 0,
+    version     INT NOT NULL DEFAULT 1,         -- bumped on every write; the ETag
+    created_at  DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at  DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS recovery_codes (
+    id        INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    user_id   INT NOT NULL,
+    code_hash CHAR(64) NOT NULL,                -- HMAC-SHA256 under the encryption key
+    used_at   BIGINT NULL,
+    UNIQUE KEY recovery_codes_user_hash (user_id, code_hash),
+    CONSTRAINT recovery_codes_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=ascii;
+
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    jti        VARCHAR(64) NOT NULL PRIMARY KEY,
+    user_id    INT NOT NULL,
+    expires_at BIGINT NOT NULL,                 -- unix seconds; rows past it are purged
+    KEY revoked_tokens_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii;

@@ -1,0 +1,45 @@
+-- schema.sql — mod_secauth's tables for SQLite (the embedded default). Idempotent.
+-- Same columns as sql/mysql/schema.sql; see there for what each one holds.
+PRAGMA journal_mode = WAL;
+
+CREATE TABLE IF NOT EXISTS users (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    username        TEXT NOT NULL UNIQUE,
+    password        TEXT NOT NULL,
+    twofa_secret    TEXT NULL,
+    role            TEXT NOT NULL DEFAULT 'editor',
+    disabled        INTEGER NOT NULL DEFAULT 0,
+    twofa_confirmed INTEGER NOT NULL DEFAULT 0,
+    last_totp_step  INTEGER NULL,
+    failed_count    INTEGER NOT NULL DEFAULT 0,
+    locked_until    INTEGER NOT NULL DEFAULT 0,
+    tokens_not_before INTEGER NOT NULL DEFAULT 0,
+    created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now')),
+    updated_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now'))
+);
+
+CREATE TABLE IF NOT EXISTS products (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT NOT NULL,
+    description TEXT NULL,
+    price       TEXT NOT NULL,                  -- exact decimal text, e.g. '19.99'
+    quantity    INTEGER NOT NULL DEFAULT 0,
+    version     INTEGER NOT NULL DEFAULT 1,
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now')),
+    updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now'))
+);
+
+CREATE TABLE IF NOT EXISTS recovery_codes (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    used_at   INTEGER NULL,
+    UNIQUE (user_id, code_hash)
+);
+
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    jti        TEXT NOT NULL PRIMARY KEY,
+    user_id    INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revoked_tokens_expires ON revoked_tokens (expires_at);
