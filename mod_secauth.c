@@ -40,7 +40,7 @@ static int secauth_handler(request_rec *r)
 static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                server_rec *s)
 {
-    server_rec *vs;
+    const secauth_stmt_t *const *table;
     int rc;
     (void)plog;
 
@@ -52,13 +52,9 @@ static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
                      "mod_secauth needs mod_dbd: LoadModule dbd_module modules/mod_dbd.so");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    for (vs = s; vs; vs = vs->next) {
-        secauth_server_conf *conf = secauth_server_config(vs);
-        const secauth_stmt_t *const *table;
-        if (!conf->used) continue;
-        for (table = statement_tables; *table; table++) {
-            secauth_db_prepare(vs, conf->db_driver, *table);
-        }
+    /* once, on the main server: mod_dbd hands its statements down to the virtual hosts */
+    for (table = statement_tables; *table; table++) {
+        secauth_db_prepare(s, secauth_server_config(s)->db_driver, *table);
     }
     return OK;
 }

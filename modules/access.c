@@ -111,7 +111,9 @@ static void publish(request_rec *r, secauth_caller_t *caller)
     apr_table_setn(r->notes, CALLER_NOTE, (const char *)caller);
 }
 
-static int check_bearer(request_rec *r)
+/* The whole check: OK with the caller published, or an error status whose challenge and
+ * problem detail are already set for the error filter. */
+static int authenticate(request_rec *r)
 {
     secauth_server_conf *conf = secauth_server_config(r->server);
     const char *header, *token = NULL, *why = NULL;
@@ -122,9 +124,6 @@ static int check_bearer(request_rec *r)
     const void *args[2];
     int rc;
 
-    if (!is_bearer(r)) {
-        return DECLINED;
-    }
     apr_table_setn(r->notes, "secauth-api", "1");
     if (!conf->used) {
         secauth_set_error_detail(r, "mod_secauth is not configured for this server");
@@ -172,6 +171,21 @@ static int check_bearer(request_rec *r)
     caller->role = rows.rows[0][1];
     publish(r, caller);
     return OK;
+}
+
+static int check_bearer(request_rec *r)
+{
+    return is_bearer(r) ? authenticate(r) : DECLINED;
+}
+
+int secauth_require_caller(request_rec *r, const secauth_caller_t **caller)
+{
+    int rc = OK;
+    if (!secauth_caller(r)) {
+        rc = authenticate(r);
+    }
+    *caller = secauth_caller(r);
+    return rc;
 }
 
 static int note_bearer_failure(request_rec *r, const char *auth_type)
@@ -257,4 +271,23 @@ void secauth_access_register_hooks(apr_pool_t *p)
     ap_hook_note_auth_failure(note_bearer_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "secauth-role", AUTHZ_PROVIDER_VERSION,
                               &role_provider, AP_AUTH_INTERNAL_PER_CONF);
+}
+
+int secauth_require_role(request_rec *r, const secauth_caller_t *caller,
+                         const char *const *roles)
+{
+    const char *const *role;
+    const char *list = "";
+
+    for (role = roles; *role; role++) {
+        if (!strcmp(caller->role, *role)) {
+            return OK;
+        }
+        list = apr_pstrcat(r->pool, list, *list ? " " : "", *role, NULL);
+    }
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"insufficient_scope\", "
+                                "error_description=\"requires role: %s\"", realm(r), list));
+    secauth_set_error_detail(r, apr_psprintf(r->pool, "this needs one of the roles: %s", list));
+    return HTTP_FORBIDDEN;
 }

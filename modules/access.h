@@ -23,4 +23,14 @@ typedef struct {
 /* The authenticated caller of this request, or NULL when the access check did not run. */
 const secauth_caller_t *secauth_caller(request_rec *r);
 
+/* For the handlers of protected routes: the caller, authenticating now when the configuration
+ * did not put the route behind AuthType Bearer (defence in depth: httpd's section merging can
+ * leave a method without a Require). Returns OK, or an HTTP status for the handler to return
+ * (httpd renders it as problem+json with the RFC 6750 challenge). */
+int secauth_require_caller(request_rec *r, const secauth_caller_t **caller);
+
+/* OK when the caller has one of the roles (NULL-terminated), else 403 insufficient_scope. */
+int secauth_require_role(request_rec *r, const secauth_caller_t *caller,
+                         const char *const *roles);
+
 #endif

@@ -89,41 +89,53 @@ static const char *kind_typ(secauth_token_kind_e kind)
 
 /* ---- keys ---- */
 
+static const char *read_error(apr_pool_t *p, apr_status_t rv)
+{
+    char err[128];
+
+    return apr_psprintf(p, "cannot read the key file: %s", apr_strerror(rv, err, sizeof err));
+}
+
+static const char *read_open_file(apr_pool_t *p, apr_file_t *file,
+                                  unsigned char **data, apr_size_t *len)
+{
+    apr_finfo_t finfo;
+    apr_status_t rv;
+
+    *len = 0;
+    if ((rv = apr_file_info_get(&finfo, APR_FINFO_SIZE | APR_FINFO_TYPE, file)) != APR_SUCCESS) {
+        return read_error(p, rv);
+    }
+    if (finfo.filetype != APR_REG) {
+        return "the key file is not a regular file";
+    }
+    if (finfo.size > KEY_FILE_MAX) {
+        return "the key file is too large";
+    }
+    /* One spare byte keeps a PEM text NUL-terminated. */
+    *data = apr_pcalloc(p, (apr_size_t)finfo.size + 1);
+    if (finfo.size > 0
+        && (rv = apr_file_read_full(file, *data, (apr_size_t)finfo.size, len)) != APR_SUCCESS) {
+        return read_error(p, rv);
+    }
+    return NULL;
+}
+
 static const char *read_key_file(apr_pool_t *p, const char *path,
                                  unsigned char **data, apr_size_t *len)
 {
     apr_file_t *file;
-    apr_finfo_t finfo;
     apr_status_t rv;
-    apr_size_t got = 0;
-    char err[128];
+    const char *err;
+    char buf[128];
 
     rv = apr_file_open(&file, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, p);
     if (rv != APR_SUCCESS) {
-        return apr_psprintf(p, "cannot open the key file: %s", apr_strerror(rv, err, sizeof err));
+        return apr_psprintf(p, "cannot open the key file: %s", apr_strerror(rv, buf, sizeof buf));
     }
-    rv = apr_file_info_get(&finfo, APR_FINFO_SIZE | APR_FINFO_TYPE, file);
-    if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {
-        apr_file_close(file);
-        return "the key file is not a regular file";
-    }
-    if (rv == APR_SUCCESS && finfo.size > KEY_FILE_MAX) {
-        apr_file_close(file);
-        return "the key file is too large";
-    }
-    if (rv == APR_SUCCESS) {
-        /* One spare byte keeps a PEM text NUL-terminated. */
-        *data = apr_pcalloc(p, (apr_size_t)finfo.size + 1);
-        if (finfo.size > 0) {
-            rv = apr_file_read_full(file, *data, (apr_size_t)finfo.size, &got);
-        }
-    }
+    err = read_open_file(p, file, data, len);
     apr_file_close(file);
-    if (rv != APR_SUCCESS) {
-        return apr_psprintf(p, "cannot read the key file: %s", apr_strerror(rv, err, sizeof err));
-    }
-    *len = got;
-    return NULL;
+    return err;
 }
 
 /* httpd starts without a terminal: an encrypted PEM key must fail, not prompt. */
@@ -241,8 +253,8 @@ static const char *load_pem_key(apr_pool_t *p, secauth_alg_e alg, secauth_key_t 
 const char *secauth_key_load(apr_pool_t *p, secauth_alg_e alg, const char *path,
                              const char *kid, secauth_key_t *out)
 {
-    unsigned char *data;
-    apr_size_t len;
+    unsigned char *data = NULL;
+    apr_size_t len = 0;
     const char *err;
 
     memset(out, 0, sizeof(*out));
@@ -296,6 +308,7 @@ static unsigned char *digest_sign(apr_pool_t *p, EVP_PKEY *pkey, const char *inp
         }
     }
     EVP_MD_CTX_free(ctx);
+    ERR_clear_error();
     *sig_len = n;
     return sig;
 }

@@ -1,6 +1,6 @@
-/* token.h — JWT access and enrolment tokens (libjwt): signing keys and their ids, issuing,
- * verification with the algorithm pinned per key and every claim checked here (libjwt 1.10
- * checks signatures only), and the JWKS document for RS256/ES256 public keys. */
+/* token.h — JWT access and enrolment tokens (JWS through OpenSSL, JSON through jansson):
+ * signing keys and their ids, issuing, verification with the algorithm pinned per key and
+ * every claim checked, and the JWKS document for RS256/ES256 public keys. */
 #ifndef SECAUTH_TOKEN_H
 #define SECAUTH_TOKEN_H
 

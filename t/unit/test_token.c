@@ -132,7 +132,7 @@ static void test_key_loading(void)
     err = load(SECAUTH_ALG_RS256, "encrypted.pem", "x", &k);
     ok(err && strstr(err, "encrypted"), "encrypted PEM refused without a prompt: %s", err);
     err = load(SECAUTH_ALG_RS256, "hs1.key", "x", &k);
-    ok(err != NULL, "random bytes are not a PEM key: %s", err);
+    ok(err != NULL, "random bytes are not a PEM key: %s", err ? err : "(none)");
 
     is_str(load(SECAUTH_ALG_ES256, "es1.pem", "e1", &es1), NULL, "P-256 private key loads");
     ok(es1.can_sign && es1.public_pem, "P-256 key signs and has a public PEM");
