@@ -9,10 +9,13 @@
 #include "ap_provider.h"
 
 #include "modules/access.h"
+#include "modules/accounts.h"
+#include "modules/admin.h"
 #include "modules/config.h"
 #include "modules/db.h"
 #include "modules/http.h"
 #include "modules/ops.h"
+#include "modules/products.h"
 #include "modules/totp.h"
 
 
@@ -20,6 +23,27 @@ APLOG_USE_MODULE(secauth);
 
 /* Every route of API.md; paths are relative to where "SetHandler secauth" mounts the API. */
 static const secauth_route_t routes[] = {
+    /* accounts and two-factor enrolment (§2, §3) */
+    {"POST",   "/register",              secauth_register},
+    {"GET",    "/generate-qr/{name}",    secauth_generate_qr},
+    {"POST",   "/verify-2fa",            secauth_verify_2fa},
+    {"POST",   "/login",                 secauth_login},
+    {"POST",   "/logout",                secauth_logout},
+    {"GET",    "/me",                    secauth_me},
+    {"POST",   "/password",              secauth_password_change},
+    /* products (§5) */
+    {"GET",    "/products",              secauth_products_list},
+    {"POST",   "/products",              secauth_products_create},
+    {"GET",    "/products/{id}",         secauth_products_get},
+    {"PUT",    "/products/{id}",         secauth_products_update},
+    {"PATCH",  "/products/{id}",         secauth_products_update},
+    {"DELETE", "/products/{id}",         secauth_products_delete},
+    /* administration (§6) */
+    {"GET",    "/users",                 secauth_users_list},
+    {"PATCH",  "/users/{id}",            secauth_users_patch},
+    {"DELETE", "/users/{id}/2fa",        secauth_users_reset_2fa},
+    {"POST",   "/users/{id}/unlock",     secauth_users_unlock},
+    /* operations (§4, §7) */
     {"GET",    "/health",                secauth_health},
     {"GET",    "/.well-known/jwks.json", secauth_jwks},
     {NULL, NULL, NULL}
@@ -29,6 +53,9 @@ static const secauth_route_t routes[] = {
 static const secauth_stmt_t *const statement_tables[] = {
     secauth_db_statements,
     secauth_access_statements,
+    secauth_account_statements,
+    secauth_product_statements,
+    secauth_admin_statements,
     NULL
 };
 
@@ -61,11 +88,11 @@ static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 
 static void secauth_child_init(apr_pool_t *p, server_rec *s)
 {
-    (void)p;
     if (secauth_totp_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10504)
                      "mod_secauth: liboath failed to initialise");
     }
+    secauth_admin_bootstrap(p, s);
 }
 
 static void secauth_register_hooks(apr_pool_t *p)

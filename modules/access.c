@@ -23,7 +23,7 @@ APLOG_USE_MODULE(secauth);
 const secauth_stmt_t secauth_access_statements[] = {
     {"secauth_access_user",
      "SELECT u.username, u.role, u.disabled, u.tokens_not_before, "
-     "(SELECT COUNT(*) FROM revoked_tokens t WHERE t.jti = %s) "
+     "(SELECT COUNT(*) FROM revoked_tokens t WHERE t.jti = %s), u.tokens_keep_jti "
      "FROM users u WHERE u.id = %d", NULL},
     {NULL, NULL, NULL}
 };
@@ -164,7 +164,9 @@ static int authenticate(request_rec *r)
     if (atoi(rows.rows[0][2]) != 0) {
         return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "account disabled");
     }
-    if (atoi(rows.rows[0][4]) != 0 || claims.iat < apr_atoi64(rows.rows[0][3])) {
+    if (atoi(rows.rows[0][4]) != 0
+        || (claims.iat < apr_atoi64(rows.rows[0][3])
+            && !(rows.rows[0][5] && !strcmp(rows.rows[0][5], claims.jti)))) {
         return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "token revoked");
     }
     caller->username = rows.rows[0][0];

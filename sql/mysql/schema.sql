@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS users (
     last_totp_step  BIGINT NULL,                -- last accepted TOTP time step (replay guard)
     failed_count    INT NOT NULL DEFAULT 0,
     locked_until    BIGINT NOT NULL DEFAULT 0,  -- unix seconds
-    tokens_not_before BIGINT NOT NULL DEFAULT 0,-- tokens issued before this second are revoked
+    tokens_not_before BIGINT NOT NULL DEFAULT 0,-- tokens issued before this second are revoked...
+    tokens_keep_jti VARCHAR(64) NULL,           -- ...except this one (the session that changed the password)
     created_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     updated_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     UNIQUE KEY users_username (username)

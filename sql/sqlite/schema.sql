@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS users (
     failed_count    INTEGER NOT NULL DEFAULT 0,
     locked_until    INTEGER NOT NULL DEFAULT 0,
     tokens_not_before INTEGER NOT NULL DEFAULT 0,
+    tokens_keep_jti TEXT NULL,
     created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now')),
     updated_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now'))
 );
