@@ -105,8 +105,8 @@ int secauth_problem(request_rec *r, int status, const char *detail, json_t *extr
     char *text = dump_json(r->pool, body, &len);
 
     json_decref(body);
-    if (status == HTTP_REQUEST_ENTITY_TOO_LARGE || status == HTTP_BAD_REQUEST) {
-        /* the unread rest of the body must not be parsed as the next request */
+    if (status == HTTP_REQUEST_ENTITY_TOO_LARGE || status == HTTP_UNSUPPORTED_MEDIA_TYPE) {
+        /* the body was not read: close rather than let httpd read and discard all of it */
         r->connection->keepalive = AP_CONN_CLOSE;
     }
     return secauth_send_bytes(r, status, "application/problem+json", text, len);
@@ -205,6 +205,7 @@ static int read_body(secauth_req_t *req, char **buf, apr_size_t *len)
     apr_size_t cap = 8192, used = 0;
     char *data;
     long got;
+    int rc;
 
     if (cl) {
         char *end;
@@ -219,8 +220,10 @@ static int read_body(secauth_req_t *req, char **buf, apr_size_t *len)
         }
         cap = (apr_size_t)declared + 1;
     }
-    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
-        return secauth_problem(r, HTTP_BAD_REQUEST, "unreadable request body", NULL);
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        /* httpd's own LimitRequestBody may be the smaller limit */
+        return secauth_problem(r, rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? rc : HTTP_BAD_REQUEST,
+                               "the request body cannot be read", NULL);
     }
     data = apr_palloc(r->pool, cap);
     while ((got = ap_get_client_block(r, data + used, cap - used)) > 0) {
