@@ -139,64 +139,6 @@ int secauth_send_field_errors(secauth_req_t *req)
                            json_pack("{s:O}", "errors", req->errors));
 }
 
-int secauth_utf8_valid(const char *str, apr_size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str, *end = s + len;
-
-    while (s < end) {
-        unsigned int c = *s, need, cp, i;
-        if (c == 0) return 0;
-        if (c < 0x80) { s++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
-        else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; }
-        else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; }
-        else return 0;
-        if ((apr_size_t)(end - s) <= need) return 0;
-        for (i = 1; i <= need; i++) {
-            if ((s[i] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i] & 0x3F);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))
-            || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return 0;
-        }
-        s += need + 1;
-    }
-    return 1;
-}
-
-/* application/json, optionally with charset=utf-8 (any case, quoted or not). */
-static int json_content_type(const char *ct)
-{
-    const char *params;
-    if (!ct) return 0;
-    while (*ct == ' ') ct++;
-    if (strncasecmp(ct, "application/json", 16)) return 0;
-    params = ct + 16;
-    while (*params == ' ' || *params == '\t') params++;
-    if (!*params) return 1;
-    if (*params != ';') return 0;
-    while (*params) {
-        params++;
-        while (*params == ' ' || *params == '\t') params++;
-        if (!*params) break;
-        if (!strncasecmp(params, "charset=", 8)) {
-            const char *v = params + 8;
-            if (*v == '"') v++;
-            if (strncasecmp(v, "utf-8", 5)) return 0;
-            v += 5;
-            if (*v == '"') v++;
-            while (*v == ' ' || *v == '\t') v++;
-            if (*v && *v != ';') return 0;
-            params = v;
-        }
-        else {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static int read_body(secauth_req_t *req, char **buf, apr_size_t *len)
 {
     request_rec *r = req->r;
@@ -259,7 +201,7 @@ int secauth_read_json(secauth_req_t *req, json_t **body)
     json_t *value;
     int rc;
 
-    if (!json_content_type(apr_table_get(r->headers_in, "Content-Type"))) {
+    if (!secauth_json_media_type(apr_table_get(r->headers_in, "Content-Type"))) {
         return secauth_problem(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
                                "the body must be application/json (charset utf-8)", NULL);
     }
@@ -308,58 +250,6 @@ int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *
     return req->errors ? secauth_send_field_errors(req) : OK;
 }
 
-int secauth_parse_id(const char *s)
-{
-    apr_int64_t v = 0;
-    const char *c;
-
-    if (!s || !*s || *s == '0' || strlen(s) > 10) {
-        return 0;
-    }
-    for (c = s; *c; c++) {
-        if (!apr_isdigit(*c)) return 0;
-        v = v * 10 + (*c - '0');
-    }
-    return v <= 2147483647 ? (int)v : 0;
-}
-
-/* Matches path against pattern; 1 match, 0 no match, -1 matched but with a malformed id. */
-static int match_pattern(secauth_req_t *req, const char *pattern, const char *path)
-{
-    int bad_id = 0;
-
-    while (*pattern && *path) {
-        const char *pseg_end, *seg_end;
-        if (*pattern != '/' || *path != '/') return 0;
-        pattern++;
-        path++;
-        pseg_end = strchr(pattern, '/');
-        if (!pseg_end) pseg_end = pattern + strlen(pattern);
-        seg_end = strchr(path, '/');
-        if (!seg_end) seg_end = path + strlen(path);
-
-        if (*pattern == '{') {
-            char *seg = apr_pstrmemdup(req->r->pool, path, seg_end - path);
-            if (!*seg) return 0;
-            if (!strncmp(pattern, "{id}", 4)) {
-                req->id = secauth_parse_id(seg);
-                if (!req->id) bad_id = 1;
-            }
-            else {
-                req->param = seg;
-            }
-        }
-        else if ((pseg_end - pattern) != (seg_end - path)
-                 || strncmp(pattern, path, pseg_end - pattern)) {
-            return 0;
-        }
-        pattern = pseg_end;
-        path = seg_end;
-    }
-    if (*pattern || *path) return 0;
-    return bad_id ? -1 : 1;
-}
-
 static const char *relative_path(request_rec *r)
 {
     int i;
@@ -389,7 +279,7 @@ int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
     req->path = relative_path(r);
 
     for (route = routes; route->method; route++) {
-        int m = match_pattern(req, route->pattern, req->path);
+        int m = secauth_route_match(r->pool, route->pattern, req->path, &req->id, &req->param);
         if (!m) continue;
         if (!path_known) {
             path_known = 1;

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "parse.h"
 
 typedef struct {
     request_rec *r;
@@ -67,12 +68,6 @@ int secauth_unavailable(request_rec *r);
 
 /* Registers an apr pool cleanup that json_decref's value. Returns value. */
 json_t *secauth_json_pool(apr_pool_t *p, json_t *value);
-
-/* Strict UTF-8 check (no overlongs, no surrogates, no NUL). */
-int secauth_utf8_valid(const char *s, apr_size_t len);
-
-/* Parses a positive decimal that fits a signed 32-bit int; 0 when malformed. */
-int secauth_parse_id(const char *s);
 
 /* The error filter that rewrites httpd's own error pages into problem+json for requests of
  * this module (the handler, or AuthType Bearer). */
