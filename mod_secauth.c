@@ -99,9 +99,11 @@ static void secauth_register_hooks(apr_pool_t *p)
 {
     /* statements must reach mod_dbd before its post_config prepares them */
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
+    /* SecAuthBootstrapAdmin borrows a connection from mod_dbd's pool, made in its child_init */
+    static const char *const after_dbd[] = {"mod_dbd.c", NULL};
 
     ap_hook_post_config(secauth_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
-    ap_hook_child_init(secauth_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(secauth_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(secauth_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(secauth_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     secauth_register_error_filter();

@@ -19,6 +19,7 @@
 APLOG_USE_MODULE(secauth);
 
 #define CALLER_NOTE "secauth-caller"
+#define SCOPE_NOTE "secauth-scope"
 
 const secauth_stmt_t secauth_access_statements[] = {
     {"secauth_access_user",
@@ -135,7 +136,7 @@ static int authenticate(request_rec *r)
     }
     if (rc < 0) {
         return challenge(r, HTTP_BAD_REQUEST, "invalid_request",
-                         "the Authorization header is not \"Bearer <token>\"");
+                         "the Authorization header must be Bearer and one token");
     }
     if (secauth_token_verify(r->pool, &conf->token, SECAUTH_TOKEN_ACCESS, token,
                              apr_time_now(), &claims, &why) != 0) {
@@ -190,6 +191,28 @@ int secauth_require_caller(request_rec *r, const secauth_caller_t **caller)
     return rc;
 }
 
+int secauth_require_enrollment(request_rec *r, secauth_claims_t *claims)
+{
+    secauth_server_conf *conf = secauth_server_config(r->server);
+    const char *header = apr_table_get(r->headers_in, "Authorization");
+    const char *token = NULL, *why = NULL;
+    int rc;
+
+    apr_table_setn(r->notes, "secauth-api", "1");
+    if (!header || !(rc = parse_authorization(r, header, &token))) {
+        return challenge(r, HTTP_UNAUTHORIZED, NULL, NULL);
+    }
+    if (rc < 0) {
+        return challenge(r, HTTP_BAD_REQUEST, "invalid_request",
+                         "the Authorization header must be Bearer and one token");
+    }
+    if (secauth_token_verify(r->pool, &conf->token, SECAUTH_TOKEN_ENROLL, token,
+                             apr_time_now(), claims, &why) != 0) {
+        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", why);
+    }
+    return OK;
+}
+
 static int note_bearer_failure(request_rec *r, const char *auth_type)
 {
     if (strcasecmp(auth_type, "Bearer")) {
@@ -236,14 +259,9 @@ static authz_status role_check(request_rec *r, const char *require_args,
             }
         }
     }
-    if (is_bearer(r)) {
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                       apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"insufficient_scope\", "
-                                    "error_description=\"requires role: %s\"", realm(r),
-                                    require_args));
-        secauth_set_error_detail(r, apr_psprintf(r->pool, "this needs one of the roles: %s",
-                                                 require_args));
-    }
+    /* only noted: httpd may still grant through another Require; the answer, if any, is
+     * made by forbid_authenticated when the error response starts */
+    apr_table_setn(r->notes, SCOPE_NOTE, require_args);
     return AUTHZ_DENIED;
 }
 
@@ -265,14 +283,29 @@ static const char *role_parse(cmd_parms *cmd, const char *require_line, const vo
 
 static const authz_provider role_provider = {role_check, role_parse};
 
-void secauth_access_register_hooks(apr_pool_t *p)
+/* 403 insufficient_scope (RFC 6750 §3.1): the token is good, its user may not do this. */
+static int insufficient_scope(request_rec *r, const char *roles)
 {
-    (void)p;
-    ap_hook_post_read_request(strip_spoofed_headers, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_authn(check_bearer, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_note_auth_failure(note_bearer_failure, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "secauth-role", AUTHZ_PROVIDER_VERSION,
-                              &role_provider, AP_AUTH_INTERNAL_PER_CONF);
+    const char *why = roles ? apr_psprintf(r->pool, "requires role: %s", roles)
+                            : "not allowed by the access rules of this location";
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"insufficient_scope\", "
+                                "error_description=\"%s\"", realm(r), why));
+    secauth_set_error_detail(r, roles ? apr_psprintf(r->pool, "this needs one of the roles: %s",
+                                                     roles)
+                                      : "access denied");
+    return HTTP_FORBIDDEN;
+}
+
+/* httpd answers a failed Require with 401 even for an authenticated user (unless
+ * AuthzSendForbiddenOnFailure is on), which tells a bearer client to fetch a new token; a
+ * valid token that is not enough is 403 insufficient_scope (RFC 6750 §3.1). Runs when the
+ * error response starts, before the problem+json filter is chosen. */
+static void forbid_authenticated(request_rec *r)
+{
+    if (r->status == HTTP_UNAUTHORIZED && r->user && is_bearer(r) && secauth_caller(r)) {
+        r->status = insufficient_scope(r, apr_table_get(r->notes, SCOPE_NOTE));
+    }
 }
 
 int secauth_require_role(request_rec *r, const secauth_caller_t *caller,
@@ -287,9 +320,16 @@ int secauth_require_role(request_rec *r, const secauth_caller_t *caller,
         }
         list = apr_pstrcat(r->pool, list, *list ? " " : "", *role, NULL);
     }
-    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                   apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"insufficient_scope\", "
-                                "error_description=\"requires role: %s\"", realm(r), list));
-    secauth_set_error_detail(r, apr_psprintf(r->pool, "this needs one of the roles: %s", list));
-    return HTTP_FORBIDDEN;
+    return insufficient_scope(r, list);
+}
+
+void secauth_access_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_read_request(strip_spoofed_headers, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(check_bearer, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(note_bearer_failure, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(forbid_authenticated, NULL, NULL, APR_HOOK_FIRST);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "secauth-role", AUTHZ_PROVIDER_VERSION,
+                              &role_provider, AP_AUTH_INTERNAL_PER_CONF);
 }

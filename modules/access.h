@@ -5,6 +5,7 @@
 
 #include "httpd.h"
 #include "db.h"
+#include "token.h"
 
 extern const secauth_stmt_t secauth_access_statements[];
 
@@ -28,6 +29,12 @@ const secauth_caller_t *secauth_caller(request_rec *r);
  * leave a method without a Require). Returns OK, or an HTTP status for the handler to return
  * (httpd renders it as problem+json with the RFC 6750 challenge). */
 int secauth_require_caller(request_rec *r, const secauth_caller_t **caller);
+
+/* For the enrolment routes (GET /generate-qr, POST /verify-2fa): the enrolment token of
+ * "Authorization: Bearer", verified as kind SECAUTH_TOKEN_ENROLL (an access token is refused).
+ * Returns OK with *claims filled, or 401/400 with the RFC 6750 challenge already set for the
+ * handler to return (httpd renders it as problem+json). */
+int secauth_require_enrollment(request_rec *r, secauth_claims_t *claims);
 
 /* OK when the caller has one of the roles (NULL-terminated), else 403 insufficient_scope. */
 int secauth_require_role(request_rec *r, const secauth_caller_t *caller,

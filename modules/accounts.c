@@ -1,10 +1,1032 @@
-/* accounts.c — placeholder until the routes land: answers 501. */
+/* accounts.c — the account routes of API.md §2 and §3: registration with a sealed, pending
+ * TOTP secret; the QR code of that secret behind the enrolment token; verify-2fa with
+ * recovery codes; login in one step (password, then a code used at most once, or a recovery
+ * code) with the lockout kept in the database; logout by revoking the token id; /me. Every
+ * login outcome, lockout, replay and enrolment is logged at notice, never with a secret. */
 #include "accounts.h"
+#include "access.h"
+#include "crypto.h"
+#include "password.h"
+#include "qr.h"
+#include "token.h"
+#include "totp.h"
+
+#include "http_log.h"
 #include "http_protocol.h"
-const secauth_stmt_t secauth_account_statements[] = {{NULL, NULL, NULL}};
-int secauth_register(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_generate_qr(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_verify_2fa(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_login(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_logout(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_me(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+APLOG_USE_MODULE(secauth);
+
+#define USERNAME_MIN 3
+#define USERNAME_MAX 50
+#define DEFAULT_ROLE "editor"
+
+/* Ten codes of ten characters from 32 symbols: 50 bits each. Crockford's alphabet (no i, l,
+ * o, u) so that a code read off paper is typed back right; input maps i/l to 1 and o to 0. */
+#define RECOVERY_CODES 10
+#define RECOVERY_LEN 10
+static const char recovery_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+/* Lockout rows of names without an account are forgotten after a day without failures. */
+#define THROTTLE_IDLE 86400
+
+/* One failed attempt, in a single statement so that parallel failures on different children
+ * and nodes all count: at the SecAuthLockout-th consecutive failure the account locks for the
+ * first delay, and every further failure locks it again for twice the previous delay, capped.
+ * locked_until is assigned before failed_count because MySQL evaluates SET left to right with
+ * the new values (SQLite uses the old ones throughout); the shift is guarded before it could
+ * overflow. Parameters: failures, failures, first, failures, longest, now + longest, now,
+ * first, failures. */
+#define LOCK_SET \
+    "locked_until = CASE WHEN failed_count + 1 < %d THEN locked_until " \
+    "WHEN failed_count + 1 - %d >= 20 OR (%lld << (failed_count + 1 - %d)) >= %lld THEN %lld " \
+    "ELSE %lld + (%lld << (failed_count + 1 - %d)) END, failed_count = failed_count + 1"
+#define LOCK_NARGS 9
+
+#define USER_COLUMNS "id, username, password, twofa_secret, role, disabled, twofa_confirmed, " \
+                     "failed_count, locked_until"
+enum { U_ID, U_NAME, U_PASSWORD, U_SECRET, U_ROLE, U_DISABLED, U_CONFIRMED, U_FAILED,
+       U_LOCKED };
+
+const secauth_stmt_t secauth_account_statements[] = {
+    {"secauth_acct_insert",
+     "INSERT INTO users (username, password, role, twofa_confirmed, created_at, updated_at) "
+     "VALUES (%s, %s, %s, 0, %s, %s)", NULL},
+    {"secauth_acct_set_secret", "UPDATE users SET twofa_secret = %s WHERE id = %d", NULL},
+    {"secauth_acct_by_name", "SELECT " USER_COLUMNS " FROM users WHERE username = %s", NULL},
+    {"secauth_acct_me", "SELECT id, username, role, created_at FROM users WHERE id = %d", NULL},
+    {"secauth_acct_fail", "UPDATE users SET " LOCK_SET " WHERE id = %d", NULL},
+    {"secauth_acct_lock_state", "SELECT failed_count, locked_until FROM users WHERE id = %d",
+     NULL},
+    /* the replay guard: a step is accepted only when it is later than every accepted one */
+    {"secauth_acct_accept_step",
+     "UPDATE users SET last_totp_step = %lld, failed_count = 0, locked_until = 0 "
+     "WHERE id = %d AND (last_totp_step IS NULL OR last_totp_step < %lld)", NULL},
+    {"secauth_acct_confirm",
+     "UPDATE users SET twofa_confirmed = 1, last_totp_step = %lld, failed_count = 0, "
+     "locked_until = 0, updated_at = %s WHERE id = %d AND twofa_confirmed = 0 "
+     "AND (last_totp_step IS NULL OR last_totp_step < %lld)", NULL},
+    {"secauth_acct_reset_failures",
+     "UPDATE users SET failed_count = 0, locked_until = 0 WHERE id = %d", NULL},
+    /* only when the hash is still the one verified: a concurrent password change wins */
+    {"secauth_acct_rehash",
+     "UPDATE users SET password = %s, updated_at = %s WHERE id = %d AND password = %s", NULL},
+    {"secauth_acct_reseal",
+     "UPDATE users SET twofa_secret = %s WHERE id = %d AND twofa_secret = %s", NULL},
+    {"secauth_acct_codes_clear", "DELETE FROM recovery_codes WHERE user_id = %d", NULL},
+    {"secauth_acct_code_add", "INSERT INTO recovery_codes (user_id, code_hash) VALUES (%d, %s)",
+     NULL},
+    {"secauth_acct_code_use",
+     "UPDATE recovery_codes SET used_at = %lld "
+     "WHERE user_id = %d AND code_hash = %s AND used_at IS NULL", NULL},
+    {"secauth_acct_revoke",
+     "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES (%s, %d, %lld)", NULL},
+    {"secauth_acct_revoked_purge", "DELETE FROM revoked_tokens WHERE expires_at < %lld", NULL},
+    {"secauth_acct_throttle_get",
+     "SELECT failed_count, locked_until FROM login_throttle WHERE name_hash = %s", NULL},
+    {"secauth_acct_throttle_add",
+     "INSERT INTO login_throttle (name_hash, failed_count, locked_until, last_failed) "
+     "VALUES (%s, 0, 0, %lld)", NULL},
+    {"secauth_acct_throttle_fail",
+     "UPDATE login_throttle SET " LOCK_SET ", last_failed = %lld WHERE name_hash = %s", NULL},
+    {"secauth_acct_throttle_purge", "DELETE FROM login_throttle WHERE last_failed < %lld", NULL},
+    {NULL, NULL, NULL}
+};
+
+/* ---- small pieces ---- */
+
+static apr_int64_t now_sec(void)
+{
+    return (apr_int64_t)apr_time_sec(apr_time_now());
+}
+
+/* A DATETIME value in UTC, given by the module rather than the database's clock and zone. */
+static const char *db_time(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+    apr_time_exp_gmt(&tm, t);
+    return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static const char *client_ip(request_rec *r)
+{
+    return r->useragent_ip ? r->useragent_ip : "-";
+}
+
+/* A name as typed by a client, safe for one log line. */
+static const char *log_name(request_rec *r, const char *name)
+{
+    return ap_escape_logitem(r->pool, apr_pstrndup(r->pool, name, 64));
+}
+
+static char *ascii_lower(apr_pool_t *p, const char *s)
+{
+    char *out = apr_pstrdup(p, s), *c;
+    for (c = out; *c; c++) {
+        *c = (char)apr_tolower(*c);
+    }
+    return out;
+}
+
+static int invalid_credentials(request_rec *r)
+{
+    /* one body for every failure kind: nothing tells them apart */
+    return secauth_problem(r, HTTP_UNAUTHORIZED, "invalid credentials", NULL);
+}
+
+static int server_error(request_rec *r, const char *what)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10609) "mod_secauth: %s", what);
+    return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR, "internal error", NULL);
+}
+
+/* The request body as an object of allowed members only; NULL when a problem was sent, and
+ * *rc is then what the handler returns. */
+static json_t *request_object(secauth_req_t *req, const char *const *allowed, int *rc)
+{
+    json_t *body = NULL;
+
+    *rc = secauth_read_json(req, &body);
+    if (*rc != OK || !body) {
+        return NULL;
+    }
+    *rc = secauth_reject_unknown_fields(req, body, allowed);
+    return req->errors ? NULL : body;
+}
+
+/* A string member; NULL when absent (an error when required) or not a string. */
+static const char *string_field(secauth_req_t *req, json_t *body, const char *name,
+                                int required)
+{
+    json_t *v = json_object_get(body, name);
+
+    if (!v) {
+        if (required) {
+            secauth_field_error(req, name, "is required");
+        }
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        secauth_field_error(req, name, "must be a string");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* NULL when name is an acceptable username, else why not. */
+static const char *username_problem(const char *name)
+{
+    apr_size_t n = secauth_utf8_length(name);
+    const char *c;
+
+    if (n < USERNAME_MIN || n > USERNAME_MAX) {
+        return "must be 3 to 50 characters";
+    }
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && !strchr("._@+-", *c)) {
+            return "may contain only letters, digits and . _ @ + -";
+        }
+    }
+    return NULL;
+}
+
+static int lookup_user(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
+                       const char ***row)
+{
+    secauth_rows_t rows;
+    const void *args[1];
+    int rc;
+
+    args[0] = name;
+    rc = secauth_db_select(req->r, dbd, "secauth_acct_by_name", args, &rows);
+    *row = (rc == SECAUTH_DB_OK && rows.nrows == 1) ? rows.rows[0] : NULL;
+    return rc;
+}
+
+static const char *issue_token(secauth_req_t *req, secauth_token_kind_e kind,
+                               const char *const *row)
+{
+    return secauth_token_issue(req->r->pool, &req->conf->token, kind, row[U_ID], row[U_NAME],
+                               row[U_ROLE], apr_time_now(), NULL);
+}
+
+/* ---- TOTP secrets at rest ---- */
+
+const char *secauth_account_secret_aad(apr_pool_t *p, int user_id, const char *username)
+{
+    return apr_psprintf(p, "totp:%d:%s", user_id, username);
+}
+
+const char *secauth_account_seal_secret(apr_pool_t *p, const secauth_server_conf *conf,
+                                        int user_id, const char *username,
+                                        const unsigned char *secret, apr_size_t len)
+{
+    return secauth_seal(p, conf->encryption_key, secret, len,
+                        secauth_account_secret_aad(p, user_id, username));
+}
+
+int secauth_account_open_secret(apr_pool_t *p, const secauth_server_conf *conf, int user_id,
+                                const char *username, const char *stored,
+                                unsigned char **secret, apr_size_t *len, int *legacy)
+{
+    *legacy = 0;
+    if (!stored || !*stored) {
+        return -1;
+    }
+    if (!strncmp(stored, "v1.", 3)) {
+        return secauth_unseal(p, conf->encryption_key, stored,
+                              secauth_account_secret_aad(p, user_id, username), secret, len);
+    }
+    /* the Flask app stored the Base32 text itself */
+    if (secauth_base32_decode(p, stored, secret, len) != 0 || *len < 10) {
+        return -1;
+    }
+    *legacy = 1;
+    return 0;
+}
+
+/* ---- recovery codes ---- */
+
+static const char *recovery_hash(apr_pool_t *p, const secauth_server_conf *conf,
+                                 const char *normalized)
+{
+    /* the label keeps this HMAC apart from every other use of the encryption key */
+    const char *data = apr_pstrcat(p, "recovery-code:", normalized, NULL);
+    return secauth_hmac_sha256_hex(p, conf->encryption_key, SECAUTH_SEAL_KEY_LEN, data,
+                                   strlen(data));
+}
+
+/* The ten characters of a typed code, or NULL when it cannot be one. */
+static const char *recovery_normalize(apr_pool_t *p, const char *typed)
+{
+    char *out = apr_palloc(p, RECOVERY_LEN + 1);
+    int n = 0;
+
+    for (; *typed; typed++) {
+        char c = (char)apr_tolower(*typed);
+        if (c == '-' || c == ' ') {
+            continue;
+        }
+        if (c == 'i' || c == 'l') c = '1';
+        if (c == 'o') c = '0';
+        if (n == RECOVERY_LEN || !strchr(recovery_alphabet, c) || !c) {
+            return NULL;
+        }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return n == RECOVERY_LEN ? out : NULL;
+}
+
+/* Makes the codes to show (xxxx-xxxx-xx) and their hashes to store. */
+static int recovery_make(apr_pool_t *p, const secauth_server_conf *conf, const char **shown,
+                         const char **hashes)
+{
+    int i, j;
+
+    for (i = 0; i < RECOVERY_CODES; i++) {
+        unsigned char bytes[RECOVERY_LEN];
+        char plain[RECOVERY_LEN + 1];
+
+        if (secauth_random_bytes(bytes, sizeof(bytes)) != 0) {
+            return -1;
+        }
+        for (j = 0; j < RECOVERY_LEN; j++) {
+            /* 256 is a multiple of 32: every symbol is equally likely */
+            plain[j] = recovery_alphabet[bytes[j] & 31];
+        }
+        plain[RECOVERY_LEN] = '\0';
+        hashes[i] = recovery_hash(p, conf, plain);
+        for (j = 0; j < i; j++) {
+            if (!strcmp(hashes[j], hashes[i])) {
+                break;
+            }
+        }
+        if (j < i) {
+            i--;   /* a repeat within one set (one chance in 2^50): draw again */
+            continue;
+        }
+        shown[i] = apr_psprintf(p, "%.4s-%.4s-%.2s", plain, plain + 4, plain + 8);
+    }
+    return 0;
+}
+
+/* Spends a recovery code: 1 when it was an unused code of the account, 0 when not. */
+static int recovery_use(secauth_req_t *req, ap_dbd_t *dbd, int user_id, const char *typed)
+{
+    const char *normalized = recovery_normalize(req->r->pool, typed);
+    apr_int64_t now = now_sec();
+    const void *args[3];
+    int affected = 0;
+
+    if (!normalized) {
+        return 0;
+    }
+    args[0] = &now;
+    args[1] = &user_id;
+    args[2] = recovery_hash(req->r->pool, req->conf, normalized);
+    if (secauth_db_exec(req->r, dbd, "secauth_acct_code_use", args, &affected)
+        != SECAUTH_DB_OK) {
+        return SECAUTH_DB_ERROR;
+    }
+    if (affected != 1) {
+        return 0;
+    }
+    args[0] = &user_id;
+    return secauth_db_exec(req->r, dbd, "secauth_acct_reset_failures", args, NULL)
+           == SECAUTH_DB_OK ? 1 : SECAUTH_DB_ERROR;
+}
+
+/* ---- lockout ---- */
+
+int secauth_account_throttled(secauth_req_t *req, const char *username,
+                              apr_int64_t locked_until)
+{
+    request_rec *r = req->r;
+    apr_int64_t left = locked_until - now_sec();
+
+    if (left <= 0) {
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10605)
+                  "mod_secauth: attempt for %s from %s refused: locked for %" APR_INT64_T_FMT
+                  " more seconds", log_name(r, username), client_ip(r), left);
+    apr_table_setn(r->headers_out, "Retry-After",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, left));
+    secauth_problem(r, HTTP_TOO_MANY_REQUESTS, "too many failed attempts: try again later",
+                    NULL);
+    return 1;
+}
+
+/* The parameters of LOCK_SET, followed by room for the statement's own. */
+static void lock_args(const secauth_server_conf *conf, apr_int64_t *now, apr_int64_t *vals,
+                      const void **args)
+{
+    vals[0] = conf->lockout_first_delay;
+    vals[1] = conf->lockout_max_delay;
+    vals[2] = *now + conf->lockout_max_delay;
+    args[0] = &conf->lockout_failures;
+    args[1] = &conf->lockout_failures;
+    args[2] = &vals[0];
+    args[3] = &conf->lockout_failures;
+    args[4] = &vals[1];
+    args[5] = &vals[2];
+    args[6] = now;
+    args[7] = &vals[0];
+    args[8] = &conf->lockout_failures;
+}
+
+/* Logs a failure and, when it locked the account, the lockout. */
+static void log_failure(request_rec *r, const char *username, const char *what,
+                        const secauth_rows_t *state, apr_int64_t now)
+{
+    int count = 0;
+    apr_int64_t locked = 0;
+
+    if (state->nrows == 1) {
+        count = state->rows[0][0] ? atoi(state->rows[0][0]) : 0;
+        locked = state->rows[0][1] ? apr_atoi64(state->rows[0][1]) : 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10603)
+                  "mod_secauth: failed attempt for %s from %s: %s (%d consecutive)",
+                  log_name(r, username), client_ip(r), what, count);
+    if (locked > now) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10604)
+                      "mod_secauth: %s locked for %" APR_INT64_T_FMT " seconds after %d "
+                      "consecutive failures (last from %s)", log_name(r, username),
+                      locked - now, count, client_ip(r));
+    }
+}
+
+int secauth_account_count_failure(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
+                                  const char *username, const char *what)
+{
+    apr_int64_t now = now_sec(), vals[3];
+    const void *args[LOCK_NARGS + 1];
+    secauth_rows_t state;
+
+    lock_args(req->conf, &now, vals, args);
+    args[LOCK_NARGS] = &user_id;
+    if (secauth_db_exec(req->r, dbd, "secauth_acct_fail", args, NULL) != SECAUTH_DB_OK) {
+        return SECAUTH_DB_ERROR;
+    }
+    args[0] = &user_id;
+    if (secauth_db_select(req->r, dbd, "secauth_acct_lock_state", args, &state)
+        != SECAUTH_DB_OK) {
+        state.nrows = 0;
+    }
+    log_failure(req->r, username, what, &state, now);
+    return SECAUTH_DB_OK;
+}
+
+/* The key of a name without an account in login_throttle. */
+static const char *throttle_key(secauth_req_t *req, const char *name)
+{
+    const char *data = apr_pstrcat(req->r->pool, "login-name:", name, NULL);
+    return secauth_hmac_sha256_hex(req->r->pool, req->conf->encryption_key,
+                                   SECAUTH_SEAL_KEY_LEN, data, strlen(data));
+}
+
+/* Login for a name without an account: the same lock check, the same one password hash, the
+ * same counting and the same answers as for a real account, so that neither the 401 nor the
+ * 429 tells whether the account exists. */
+static int unknown_login(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
+                         const char *password)
+{
+    request_rec *r = req->r;
+    const char *key = throttle_key(req, name);
+    apr_int64_t now = now_sec(), idle = now - THROTTLE_IDLE, vals[3];
+    const void *args[LOCK_NARGS + 2];
+    secauth_rows_t state;
+    int rc;
+
+    args[0] = key;
+    if (secauth_db_select(r, dbd, "secauth_acct_throttle_get", args, &state) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    if (state.nrows == 1 && secauth_account_throttled(req, name, apr_atoi64(state.rows[0][1]))) {
+        return OK;
+    }
+    (void)secauth_password_verify(r->pool, req->conf->dummy_hash, password);
+
+    args[1] = &now;
+    rc = secauth_db_exec(r, dbd, "secauth_acct_throttle_add", args, NULL);
+    if (rc == SECAUTH_DB_ERROR) {
+        return secauth_unavailable(r);
+    }
+    lock_args(req->conf, &now, vals, args);
+    args[LOCK_NARGS] = &now;
+    args[LOCK_NARGS + 1] = key;
+    if (secauth_db_exec(r, dbd, "secauth_acct_throttle_fail", args, NULL) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    args[0] = &idle;
+    (void)secauth_db_exec(r, dbd, "secauth_acct_throttle_purge", args, NULL);
+    args[0] = key;
+    if (secauth_db_select(r, dbd, "secauth_acct_throttle_get", args, &state) != SECAUTH_DB_OK) {
+        state.nrows = 0;
+    }
+    log_failure(r, name, "no such account", &state, now);
+    return invalid_credentials(r);
+}
+
+/* ---- codes ---- */
+
+int secauth_account_accept_code(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
+                                const unsigned char *secret, apr_size_t len, const char *code,
+                                int *replayed)
+{
+    long long matched;
+    apr_int64_t step;
+    const void *args[3];
+    int affected = 0;
+
+    *replayed = 0;
+    if (!secauth_totp_verify(secret, len, code, apr_time_now(), req->conf->totp_skew,
+                             &matched)) {
+        return 0;
+    }
+    step = (apr_int64_t)matched;
+    args[0] = &step;
+    args[1] = &user_id;
+    args[2] = &step;
+    if (secauth_db_exec(req->r, dbd, "secauth_acct_accept_step", args, &affected)
+        != SECAUTH_DB_OK) {
+        return SECAUTH_DB_ERROR;
+    }
+    if (affected != 1) {
+        *replayed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- POST /register ---- */
+
+/* Inserts the account and its sealed secret in one transaction (the seal binds the id, known
+ * only after the insert). Returns SECAUTH_DB_OK with *id, SECAUTH_DB_DUPLICATE or an error. */
+static int insert_account(secauth_req_t *req, ap_dbd_t *dbd, const char *username,
+                          const char *hash, const unsigned char *secret, int *id)
+{
+    request_rec *r = req->r;
+    const char *now = db_time(r->pool, apr_time_now()), *sealed;
+    apr_dbd_transaction_t *txn = NULL;
+    const void *args[5];
+    int rc;
+
+    if ((rc = secauth_db_begin(r, dbd, &txn)) != SECAUTH_DB_OK) {
+        return rc;
+    }
+    args[0] = username;
+    args[1] = hash;
+    args[2] = DEFAULT_ROLE;
+    args[3] = now;
+    args[4] = now;
+    rc = secauth_db_exec(r, dbd, "secauth_acct_insert", args, NULL);
+    if (rc == SECAUTH_DB_OK) {
+        rc = secauth_db_last_id(r, dbd, id);
+    }
+    if (rc == SECAUTH_DB_OK) {
+        sealed = secauth_account_seal_secret(r->pool, req->conf, *id, username, secret,
+                                             SECAUTH_TOTP_SECRET_LEN);
+        args[0] = sealed;
+        args[1] = id;
+        rc = sealed ? secauth_db_exec(r, dbd, "secauth_acct_set_secret", args, NULL)
+                    : SECAUTH_DB_ERROR;
+    }
+    if (secauth_db_end(r, dbd, txn, rc == SECAUTH_DB_OK) != SECAUTH_DB_OK
+        && rc == SECAUTH_DB_OK) {
+        rc = SECAUTH_DB_ERROR;
+    }
+    return rc;
+}
+
+int secauth_register(secauth_req_t *req)
+{
+    static const char *const allowed[] = {"username", "password", NULL};
+    request_rec *r = req->r;
+    unsigned char secret[SECAUTH_TOTP_SECRET_LEN];
+    const char *username, *password, *why, *hash, *uri, *token;
+    ap_dbd_t *dbd;
+    json_t *body;
+    int rc, id = 0;
+
+    if (!(body = request_object(req, allowed, &rc))) {
+        return rc;
+    }
+    username = string_field(req, body, "username", 1);
+    password = string_field(req, body, "password", 1);
+    if (username) {
+        if ((why = username_problem(username))) {
+            secauth_field_error(req, "username", why);
+            username = NULL;
+        }
+        else {
+            username = ascii_lower(r->pool, username);
+        }
+    }
+    if (password && (why = secauth_password_policy(r->pool, password, username,
+                                                   req->conf->password_min_length,
+                                                   SECAUTH_PASSWORD_MAX_LENGTH,
+                                                   req->conf->common_passwords))) {
+        secauth_field_error(req, "password", why);
+    }
+    if (req->errors) {
+        return secauth_send_field_errors(req);
+    }
+
+    if (!(hash = secauth_password_hash(r->pool, &req->conf->argon2, password))) {
+        return server_error(r, "password hashing failed");
+    }
+    if (secauth_random_bytes(secret, sizeof(secret)) != 0) {
+        return server_error(r, "no random bytes for a TOTP secret");
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    rc = insert_account(req, dbd, username, hash, secret, &id);
+    if (rc == SECAUTH_DB_DUPLICATE) {
+        return secauth_problem(r, HTTP_CONFLICT, "this username is taken", NULL);
+    }
+    if (rc != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+
+    uri = secauth_otpauth_uri(r->pool, req->conf->totp_issuer, username,
+                              secauth_base32_encode(r->pool, secret, sizeof(secret)));
+    token = secauth_token_issue(r->pool, &req->conf->token, SECAUTH_TOKEN_ENROLL,
+                                apr_itoa(r->pool, id), username, NULL, apr_time_now(), NULL);
+    memset(secret, 0, sizeof(secret));
+    if (!token) {
+        return server_error(r, "could not sign an enrolment token");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10600)
+                  "mod_secauth: registered %s (id %d) from %s; enrolment pending",
+                  username, id, client_ip(r));
+    return secauth_send_json(r, HTTP_CREATED,
+                             json_pack("{s:i, s:s, s:s, s:s, s:s, s:i}", "id", id,
+                                       "username", username, "role", DEFAULT_ROLE,
+                                       "otpauth_uri", uri, "enrollment_token", token,
+                                       "enrollment_expires_in", req->conf->token_lifetime));
+}
+
+/* ---- enrolment: GET /generate-qr/{username}, POST /verify-2fa ---- */
+
+/* The account an enrolment token may act on: the named one, when the token is its own and
+ * enrolment is still pending. Otherwise answers 403/409 (or 503) and returns NULL. */
+static const char **pending_account(secauth_req_t *req, ap_dbd_t *dbd,
+                                    const secauth_claims_t *claims, const char *name)
+{
+    request_rec *r = req->r;
+    const char **row;
+
+    if (lookup_user(req, dbd, ascii_lower(r->pool, name), &row) != SECAUTH_DB_OK) {
+        secauth_unavailable(r);
+        return NULL;
+    }
+    if (!row || atoi(row[U_ID]) != secauth_parse_id(claims->sub) || atoi(row[U_DISABLED])) {
+        secauth_problem(r, HTTP_FORBIDDEN, "the enrolment token is not this account's", NULL);
+        return NULL;
+    }
+    if (atoi(row[U_CONFIRMED])) {
+        secauth_problem(r, HTTP_CONFLICT, "two-factor enrolment is already confirmed", NULL);
+        return NULL;
+    }
+    return row;
+}
+
+static const char *query_format(request_rec *r)
+{
+    const char *args = r->args, *at;
+
+    for (at = args; at && *at; at = strchr(at, '&') ? strchr(at, '&') + 1 : NULL) {
+        if (!strncmp(at, "format=", 7)) {
+            const char *end = strchr(at + 7, '&');
+            return end ? apr_pstrmemdup(r->pool, at + 7, end - at - 7) : at + 7;
+        }
+    }
+    return NULL;
+}
+
+int secauth_generate_qr(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    secauth_claims_t claims;
+    const char *format, **row, *uri;
+    unsigned char *secret;
+    apr_size_t len;
+    ap_dbd_t *dbd;
+    int rc, legacy;
+
+    if ((rc = secauth_require_enrollment(r, &claims)) != OK) {
+        return rc;
+    }
+    apr_table_mergen(r->headers_out, "Vary", "Accept");
+    format = query_format(r);
+    if (!format) {
+        format = secauth_accepts(r, "image/svg+xml") ? "svg"
+               : secauth_accepts(r, "application/json") ? "json" : "png";
+    }
+    if (strcmp(format, "png") && strcmp(format, "svg") && strcmp(format, "json")) {
+        secauth_field_error(req, "format", "must be png, svg or json");
+        return secauth_send_field_errors(req);
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    if (!(row = pending_account(req, dbd, &claims, req->param))) {
+        return OK;
+    }
+    if (secauth_account_open_secret(r->pool, req->conf, atoi(row[U_ID]), row[U_NAME],
+                                    row[U_SECRET], &secret, &len, &legacy) != 0) {
+        return server_error(r, apr_psprintf(r->pool, "the TOTP secret of %s does not open "
+                                            "(wrong SecAuthEncryptionKeyFile?)", row[U_NAME]));
+    }
+    uri = secauth_otpauth_uri(r->pool, req->conf->totp_issuer, row[U_NAME],
+                              secauth_base32_encode(r->pool, secret, len));
+    memset(secret, 0, len);
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10612)
+                  "mod_secauth: enrolment QR code (%s) of %s fetched from %s", format,
+                  row[U_NAME], client_ip(r));
+    if (!strcmp(format, "json")) {
+        return secauth_send_json(r, HTTP_OK, json_pack("{s:s}", "otpauth_uri", uri));
+    }
+    if (!strcmp(format, "svg")) {
+        const char *svg = secauth_qr_svg(r->pool, uri);
+        return svg ? secauth_send_bytes(r, HTTP_OK, "image/svg+xml", svg, strlen(svg))
+                   : server_error(r, "QR rendering failed");
+    }
+    {
+        const unsigned char *png;
+        apr_size_t png_len;
+        if (secauth_qr_png(r->pool, uri, &png, &png_len) != 0) {
+            return server_error(r, "QR rendering failed");
+        }
+        return secauth_send_bytes(r, HTTP_OK, "image/png", png, png_len);
+    }
+}
+
+/* Confirms enrolment at step and replaces the recovery codes, all or nothing. Returns 1 when
+ * confirmed, 0 when the row no longer qualified (confirmed meanwhile, or step used). */
+static int confirm_enrolment(secauth_req_t *req, ap_dbd_t *dbd, int user_id, apr_int64_t step,
+                             const char *const *hashes)
+{
+    request_rec *r = req->r;
+    const char *now = db_time(r->pool, apr_time_now());
+    apr_dbd_transaction_t *txn = NULL;
+    const void *args[4];
+    int rc, affected = 0, i;
+
+    if (secauth_db_begin(r, dbd, &txn) != SECAUTH_DB_OK) {
+        return SECAUTH_DB_ERROR;
+    }
+    args[0] = &step;
+    args[1] = now;
+    args[2] = &user_id;
+    args[3] = &step;
+    rc = secauth_db_exec(r, dbd, "secauth_acct_confirm", args, &affected);
+    if (rc == SECAUTH_DB_OK && affected == 1) {
+        args[0] = &user_id;
+        rc = secauth_db_exec(r, dbd, "secauth_acct_codes_clear", args, NULL);
+        for (i = 0; i < RECOVERY_CODES && rc == SECAUTH_DB_OK; i++) {
+            args[1] = hashes[i];
+            rc = secauth_db_exec(r, dbd, "secauth_acct_code_add", args, NULL);
+        }
+    }
+    if (secauth_db_end(r, dbd, txn, rc == SECAUTH_DB_OK && affected == 1) != SECAUTH_DB_OK) {
+        rc = SECAUTH_DB_ERROR;
+    }
+    return rc != SECAUTH_DB_OK ? SECAUTH_DB_ERROR : affected == 1;
+}
+
+int secauth_verify_2fa(secauth_req_t *req)
+{
+    static const char *const allowed[] = {"username", "code", NULL};
+    request_rec *r = req->r;
+    const char *username, *code, **row, *shown[RECOVERY_CODES], *hashes[RECOVERY_CODES];
+    secauth_claims_t claims;
+    unsigned char *secret;
+    long long matched;
+    apr_size_t len;
+    ap_dbd_t *dbd;
+    json_t *body, *list;
+    int rc, legacy, user_id, i;
+
+    if ((rc = secauth_require_enrollment(r, &claims)) != OK) {
+        return rc;
+    }
+    if (!(body = request_object(req, allowed, &rc))) {
+        return rc;
+    }
+    username = string_field(req, body, "username", 1);
+    code = string_field(req, body, "code", 1);
+    if (req->errors) {
+        return secauth_send_field_errors(req);
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    if (!(row = pending_account(req, dbd, &claims, username))) {
+        return OK;
+    }
+    user_id = atoi(row[U_ID]);
+    if (secauth_account_throttled(req, row[U_NAME], apr_atoi64(row[U_LOCKED]))) {
+        return OK;
+    }
+    if (secauth_account_open_secret(r->pool, req->conf, user_id, row[U_NAME], row[U_SECRET],
+                                    &secret, &len, &legacy) != 0) {
+        return server_error(r, apr_psprintf(r->pool, "the TOTP secret of %s does not open "
+                                            "(wrong SecAuthEncryptionKeyFile?)", row[U_NAME]));
+    }
+    rc = secauth_totp_verify(secret, len, code, apr_time_now(), req->conf->totp_skew, &matched);
+    memset(secret, 0, len);
+    if (rc) {
+        if (recovery_make(r->pool, req->conf, shown, hashes) != 0) {
+            return server_error(r, "no random bytes for recovery codes");
+        }
+        rc = confirm_enrolment(req, dbd, user_id, (apr_int64_t)matched, hashes);
+        if (rc == SECAUTH_DB_ERROR) {
+            return secauth_unavailable(r);
+        }
+        if (!rc) {
+            /* lost a race: confirmed by a parallel request, or the step was used */
+            if (!(row = pending_account(req, dbd, &claims, username))) {
+                return OK;
+            }
+        }
+    }
+    if (!rc) {
+        if (secauth_account_count_failure(req, dbd, user_id, row[U_NAME], "wrong enrolment code")
+            != SECAUTH_DB_OK) {
+            return secauth_unavailable(r);
+        }
+        return secauth_problem(r, HTTP_UNAUTHORIZED, "invalid code", NULL);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10601)
+                  "mod_secauth: two-factor enrolment of %s confirmed from %s; %d recovery codes "
+                  "issued", row[U_NAME], client_ip(r), RECOVERY_CODES);
+    list = json_array();
+    for (i = 0; i < RECOVERY_CODES; i++) {
+        json_array_append_new(list, json_string(shown[i]));
+    }
+    return secauth_send_json(r, HTTP_OK, json_pack("{s:b, s:o}", "verified", 1,
+                                                   "recovery_codes", list));
+}
+
+/* ---- POST /login ---- */
+
+static int login_failed(secauth_req_t *req, ap_dbd_t *dbd, const char *const *row,
+                        const char *what)
+{
+    if (secauth_account_count_failure(req, dbd, atoi(row[U_ID]), row[U_NAME], what)
+        != SECAUTH_DB_OK) {
+        return secauth_unavailable(req->r);
+    }
+    return invalid_credentials(req->r);
+}
+
+/* After a successful login: the password re-hashed with the current parameters, a plain
+ * secret from the Flask app sealed. Neither failing spoils the login. */
+static void upgrade_account(secauth_req_t *req, ap_dbd_t *dbd, const char *const *row,
+                            const char *password, const unsigned char *secret,
+                            apr_size_t len, int legacy)
+{
+    request_rec *r = req->r;
+    int user_id = atoi(row[U_ID]);
+    const void *args[4];
+
+    if (secauth_password_needs_rehash(row[U_PASSWORD], &req->conf->argon2)) {
+        const char *hash = secauth_password_hash(r->pool, &req->conf->argon2, password);
+        args[0] = hash;
+        args[1] = db_time(r->pool, apr_time_now());
+        args[2] = &user_id;
+        args[3] = row[U_PASSWORD];
+        if (!hash || secauth_db_exec(r, dbd, "secauth_acct_rehash", args, NULL)
+                     != SECAUTH_DB_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10610)
+                          "mod_secauth: could not re-hash the password of %s", row[U_NAME]);
+        }
+    }
+    if (legacy && secret) {
+        args[0] = secauth_account_seal_secret(r->pool, req->conf, user_id, row[U_NAME], secret,
+                                              len);
+        args[1] = &user_id;
+        args[2] = row[U_SECRET];
+        if (!args[0] || secauth_db_exec(r, dbd, "secauth_acct_reseal", args, NULL)
+                        != SECAUTH_DB_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10611)
+                          "mod_secauth: could not seal the plain TOTP secret of %s",
+                          row[U_NAME]);
+        }
+    }
+}
+
+int secauth_login(secauth_req_t *req)
+{
+    static const char *const allowed[] = {"username", "password", "code", "recovery_code",
+                                          NULL};
+    request_rec *r = req->r;
+    const char *username, *password, *code, *recovery, **row, *token;
+    unsigned char *secret = NULL;
+    apr_size_t len = 0;
+    ap_dbd_t *dbd;
+    json_t *body;
+    int rc, legacy = 0, replayed = 0, user_id;
+
+    if (!(body = request_object(req, allowed, &rc))) {
+        return rc;
+    }
+    username = string_field(req, body, "username", 1);
+    password = string_field(req, body, "password", 1);
+    code = string_field(req, body, "code", 0);
+    recovery = string_field(req, body, "recovery_code", 0);
+    if (code && recovery) {
+        secauth_field_error(req, "recovery_code", "cannot be given together with code");
+    }
+    if (req->errors) {
+        return secauth_send_field_errors(req);
+    }
+    username = ascii_lower(r->pool, username);
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    if (lookup_user(req, dbd, username, &row) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    if (!row) {
+        return unknown_login(req, dbd, username, password);
+    }
+    user_id = atoi(row[U_ID]);
+    if (secauth_account_throttled(req, row[U_NAME], apr_atoi64(row[U_LOCKED]))) {
+        return OK;
+    }
+    if (!secauth_password_verify(r->pool, row[U_PASSWORD], password)) {
+        return login_failed(req, dbd, row, "wrong password");
+    }
+    if (atoi(row[U_DISABLED])) {
+        return login_failed(req, dbd, row, "account disabled");
+    }
+    if (!atoi(row[U_CONFIRMED])) {
+        /* the password is right and nothing else was looked at: let the owner finish */
+        if (!(token = issue_token(req, SECAUTH_TOKEN_ENROLL, row))) {
+            return server_error(r, "could not sign an enrolment token");
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10607)
+                      "mod_secauth: login of %s from %s: enrolment not confirmed, new "
+                      "enrolment token issued", row[U_NAME], client_ip(r));
+        return secauth_problem(r, HTTP_FORBIDDEN, "two-factor enrolment is not confirmed",
+                               json_pack("{s:s, s:i}", "enrollment_token", token,
+                                         "enrollment_expires_in", req->conf->token_lifetime));
+    }
+    if (code) {
+        if (secauth_account_open_secret(r->pool, req->conf, user_id, row[U_NAME], row[U_SECRET],
+                                        &secret, &len, &legacy) != 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10613)
+                          "mod_secauth: the TOTP secret of %s does not open (wrong "
+                          "SecAuthEncryptionKeyFile?)", row[U_NAME]);
+            return login_failed(req, dbd, row, "unusable TOTP secret");
+        }
+        rc = secauth_account_accept_code(req, dbd, user_id, secret, len, code, &replayed);
+        if (rc == SECAUTH_DB_ERROR) {
+            return secauth_unavailable(r);
+        }
+        if (rc != 1) {
+            if (replayed) {
+                ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10606)
+                              "mod_secauth: replayed TOTP code for %s from %s", row[U_NAME],
+                              client_ip(r));
+            }
+            return login_failed(req, dbd, row, replayed ? "replayed code" : "wrong code");
+        }
+    }
+    else if (recovery) {
+        rc = recovery_use(req, dbd, user_id, recovery);
+        if (rc == SECAUTH_DB_ERROR) {
+            return secauth_unavailable(r);
+        }
+        if (rc != 1) {
+            return login_failed(req, dbd, row, "wrong or used recovery code");
+        }
+    }
+    else {
+        return login_failed(req, dbd, row, "no code given");
+    }
+
+    upgrade_account(req, dbd, row, password, secret, len, legacy);
+    if (secret) {
+        memset(secret, 0, len);
+    }
+    if (!(token = issue_token(req, SECAUTH_TOKEN_ACCESS, row))) {
+        return server_error(r, "could not sign an access token");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10602)
+                  "mod_secauth: login of %s from %s with %s", row[U_NAME], client_ip(r),
+                  code ? "a TOTP code" : "a recovery code");
+    return secauth_send_json(r, HTTP_OK,
+                             json_pack("{s:s, s:s, s:i}", "token", token, "token_type", "Bearer",
+                                       "expires_in", req->conf->token_lifetime));
+}
+
+/* ---- POST /logout, GET /me ---- */
+
+int secauth_logout(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    const secauth_caller_t *caller;
+    apr_int64_t until, now = now_sec();
+    const void *args[3];
+    ap_dbd_t *dbd;
+    int rc;
+
+    if ((rc = secauth_require_caller(r, &caller)) != OK) {
+        return rc;
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    /* kept while the token could still pass verification, clock skew included */
+    until = caller->exp + req->conf->clock_skew;
+    args[0] = caller->jti;
+    args[1] = &caller->user_id;
+    args[2] = &until;
+    rc = secauth_db_exec(r, dbd, "secauth_acct_revoke", args, NULL);
+    if (rc == SECAUTH_DB_ERROR) {
+        return secauth_unavailable(r);
+    }
+    args[0] = &now;
+    (void)secauth_db_exec(r, dbd, "secauth_acct_revoked_purge", args, NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10608)
+                  "mod_secauth: logout of %s from %s", caller->username, client_ip(r));
+    return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
+}
+
+int secauth_me(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    const secauth_caller_t *caller;
+    secauth_rows_t rows;
+    const void *args[1];
+    ap_dbd_t *dbd;
+    int rc;
+
+    if ((rc = secauth_require_caller(r, &caller)) != OK) {
+        return rc;
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    args[0] = &caller->user_id;
+    if (secauth_db_select(r, dbd, "secauth_acct_me", args, &rows) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    if (rows.nrows != 1) {
+        return secauth_problem(r, HTTP_NOT_FOUND, "the account no longer exists", NULL);
+    }
+    return secauth_send_json(r, HTTP_OK,
+                             json_pack("{s:i, s:s, s:s, s:s}", "id", atoi(rows.rows[0][0]),
+                                       "username", rows.rows[0][1], "role", rows.rows[0][2],
+                                       "created_at",
+                                       secauth_db_iso_time(r->pool, rows.rows[0][3])));
+}

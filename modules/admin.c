@@ -1,10 +1,769 @@
-/* admin.c — placeholder until the routes land: answers 501. */
+/* admin.c — user administration for the role admin (API.md §6): the user list, role and
+ * disabled flag under the last-admin rule, 2FA reset and unlock; the password change of any
+ * user (checked and counted like a login, through accounts.h); and SecAuthBootstrapAdmin. */
 #include "admin.h"
+#include "access.h"
+#include "accounts.h"
+#include "crypto.h"
+#include "password.h"
+#include "totp.h"
+
+#include "http_log.h"
 #include "http_protocol.h"
-const secauth_stmt_t secauth_admin_statements[] = {{NULL, NULL, NULL}};
-int secauth_users_list(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_users_patch(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_users_reset_2fa(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_users_unlock(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_password_change(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-void secauth_admin_bootstrap(apr_pool_t *p, server_rec *s) { (void)p; (void)s; }
+#include "apr_optional.h"
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#include <openssl/crypto.h>
+
+APLOG_USE_MODULE(secauth);
+
+#define USER_COLUMNS "id, username, role, disabled, twofa_confirmed, locked_until, created_at"
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+
+/* Times written to updated_at come from the module (UTC), as in the other parts, so that both
+ * drivers store the same thing whatever the database's clock and zone. */
+const secauth_stmt_t secauth_admin_statements[] = {
+    {"secauth_admin_list",
+     "SELECT " USER_COLUMNS " FROM users WHERE id > %d ORDER BY id LIMIT %d", NULL},
+    {"secauth_admin_get", "SELECT " USER_COLUMNS " FROM users WHERE id = %d", NULL},
+    /* The last-admin rule reads the enabled admins and the target under a write lock, so two
+     * admins demoting each other at once cannot both succeed. SQLite's transactions start
+     * with BEGIN IMMEDIATE, which already serializes writers. */
+    {"secauth_admin_admins",
+     "SELECT id FROM users WHERE role = 'admin' AND disabled = 0 FOR UPDATE",
+     "SELECT id FROM users WHERE role = 'admin' AND disabled = 0"},
+    {"secauth_admin_get_locked",
+     "SELECT " USER_COLUMNS " FROM users WHERE id = %d FOR UPDATE",
+     "SELECT " USER_COLUMNS " FROM users WHERE id = %d"},
+    {"secauth_admin_set",
+     "UPDATE users SET role = %s, disabled = %d, updated_at = %s WHERE id = %d", NULL},
+    {"secauth_admin_revoke",
+     "UPDATE users SET tokens_not_before = %lld, tokens_keep_jti = NULL WHERE id = %d", NULL},
+    {"secauth_admin_reset_2fa",
+     "UPDATE users SET twofa_secret = %s, twofa_confirmed = 0, last_totp_step = NULL, "
+     "tokens_not_before = %lld, tokens_keep_jti = NULL, updated_at = %s WHERE id = %d", NULL},
+    {"secauth_admin_drop_recovery", "DELETE FROM recovery_codes WHERE user_id = %d", NULL},
+    {"secauth_admin_unlock",
+     "UPDATE users SET failed_count = 0, locked_until = 0 WHERE id = %d", NULL},
+    {"secauth_admin_pw_user",
+     "SELECT username, password, twofa_secret, twofa_confirmed, locked_until "
+     "FROM users WHERE id = %d", NULL},
+    /* Changes the password and revokes every token but the caller's, only while the password
+     * is still the one just verified: of two concurrent changes, one wins. */
+    {"secauth_admin_pw_set",
+     "UPDATE users SET password = %s, tokens_not_before = %lld, tokens_keep_jti = %s, "
+     "updated_at = %s WHERE id = %d AND password = %s", NULL},
+    {"secauth_admin_promote",
+     "UPDATE users SET role = 'admin', updated_at = %s WHERE username = %s AND role <> 'admin'",
+     NULL},
+    {"secauth_admin_find", "SELECT id, role, disabled FROM users WHERE username = %s", NULL},
+    /* Only replaces the plain secret that was read: a concurrent login may have sealed it. */
+    {"secauth_admin_seal_secret",
+     "UPDATE users SET twofa_secret = %s WHERE id = %d AND twofa_secret = %s", NULL},
+    {NULL, NULL, NULL}
+};
+
+static const char *const admin_only[] = {"admin", NULL};
+
+/* ---- shared pieces ---- */
+
+static apr_int64_t now_seconds(void)
+{
+    return (apr_int64_t)apr_time_sec(apr_time_now());
+}
+
+/* A DATETIME value in UTC, as the columns hold it. */
+static const char *db_time(apr_pool_t *p)
+{
+    apr_time_exp_t tm;
+    apr_time_exp_gmt(&tm, apr_time_now());
+    return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static const char *iso_from_unix(apr_pool_t *p, apr_int64_t seconds)
+{
+    apr_time_exp_t tm;
+    apr_time_exp_gmt(&tm, apr_time_from_sec(seconds));
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* A row of USER_COLUMNS as the API shows it; locked_until is null unless a lock is running. */
+static json_t *user_json(apr_pool_t *p, const char *const *row, apr_int64_t now)
+{
+    apr_int64_t locked = row[5] ? apr_atoi64(row[5]) : 0;
+    return json_pack("{s:i, s:s, s:s, s:b, s:b, s:o, s:s?}",
+                     "id", atoi(row[0]),
+                     "username", row[1],
+                     "role", row[2],
+                     "disabled", atoi(row[3]) != 0,
+                     "twofa_confirmed", atoi(row[4]) != 0,
+                     "locked_until", locked > now ? json_string(iso_from_unix(p, locked))
+                                                  : json_null(),
+                     "created_at", secauth_db_iso_time(p, row[6]));
+}
+
+/* Both checks on every admin route: the configuration's "Require secauth-role admin" may not
+ * cover every mount point of the API (a prefix mount, a forgotten <Location>). */
+static int require_admin(secauth_req_t *req, const secauth_caller_t **caller)
+{
+    int rc = secauth_require_caller(req->r, caller);
+    if (rc != OK) {
+        return rc;
+    }
+    return secauth_require_role(req->r, *caller, admin_only);
+}
+
+/* The request body as an object of allowed members only; NULL when a problem was sent, and
+ * *rc is then what the handler returns. */
+static json_t *read_object(secauth_req_t *req, const char *const *allowed, int *rc)
+{
+    json_t *body = NULL;
+
+    *rc = secauth_read_json(req, &body);
+    if (*rc != OK || !body) {
+        return NULL;
+    }
+    *rc = secauth_reject_unknown_fields(req, body, allowed);
+    return req->errors ? NULL : body;
+}
+
+static const char *client_ip(request_rec *r)
+{
+    return r->useragent_ip ? r->useragent_ip : "-";
+}
+
+/* Reads the user {id} of the path into *row: USER_FOUND, USER_MISSING or USER_DB_ERROR. */
+#define USER_FOUND 0
+#define USER_MISSING 1
+#define USER_DB_ERROR -1
+static int fetch_user(secauth_req_t *req, ap_dbd_t *dbd, const char *label, const char ***row)
+{
+    secauth_rows_t rows;
+    const void *args[1];
+
+    args[0] = &req->id;
+    if (secauth_db_select(req->r, dbd, label, args, &rows) != SECAUTH_DB_OK) {
+        return USER_DB_ERROR;
+    }
+    if (rows.nrows != 1) {
+        return USER_MISSING;
+    }
+    *row = rows.rows[0];
+    return USER_FOUND;
+}
+
+/* The answer when fetch_user found nothing usable. */
+static int fetch_failed(secauth_req_t *req, int outcome)
+{
+    return outcome == USER_MISSING
+        ? secauth_problem(req->r, HTTP_NOT_FOUND, "no such user", NULL)
+        : secauth_unavailable(req->r);
+}
+
+static int send_user(secauth_req_t *req, ap_dbd_t *dbd)
+{
+    const char **row = NULL;
+    int found = fetch_user(req, dbd, "secauth_admin_get", &row);
+
+    if (found != USER_FOUND) {
+        return fetch_failed(req, found);
+    }
+    return secauth_send_json(req->r, HTTP_OK, user_json(req->r->pool, row, now_seconds()));
+}
+
+/* ---- GET /users ---- */
+
+/* A decimal in [min, max] (leading zeros allowed), or -1. */
+static apr_int64_t bounded_number(const char *v, apr_int64_t min, apr_int64_t max)
+{
+    apr_int64_t n = 0;
+    const char *c;
+
+    if (!*v || strlen(v) > 10) return -1;
+    for (c = v; *c; c++) {
+        if (!apr_isdigit(*c)) return -1;
+        n = n * 10 + (*c - '0');
+    }
+    return n >= min && n <= max ? n : -1;
+}
+
+/* ?limit=1..1000 (default 100) and ?after=ID (0 or absent: from the start), read exactly as
+ * GET /products reads them; a repeated parameter is an error rather than a guess. 1 when
+ * acceptable, else 0 with the field errors collected. */
+static int parse_paging(secauth_req_t *req, int *limit, int *after)
+{
+    char *args = req->r->args ? apr_pstrdup(req->r->pool, req->r->args) : NULL;
+    char *pair, *state = NULL;
+    int seen_limit = 0, seen_after = 0;
+    apr_int64_t n;
+
+    *limit = PAGE_DEFAULT;
+    *after = 0;
+    for (pair = args ? apr_strtok(args, "&", &state) : NULL; pair;
+         pair = apr_strtok(NULL, "&", &state)) {
+        char *value = strchr(pair, '=');
+        if (value) *value++ = '\0';
+        else value = "";
+        if (!strcmp(pair, "limit")) {
+            if (seen_limit++) {
+                secauth_field_error(req, "limit", "is given more than once");
+            }
+            else if ((n = bounded_number(value, 1, PAGE_MAX)) < 0) {
+                secauth_field_error(req, "limit", "must be an integer from 1 to 1000");
+            }
+            else {
+                *limit = (int)n;
+            }
+        }
+        else if (!strcmp(pair, "after")) {
+            if (seen_after++) {
+                secauth_field_error(req, "after", "is given more than once");
+            }
+            else if ((n = bounded_number(value, 0, 2147483647)) < 0) {
+                secauth_field_error(req, "after", "must be a user id");
+            }
+            else {
+                *after = (int)n;
+            }
+        }
+    }
+    return req->errors ? 0 : 1;
+}
+
+int secauth_users_list(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    const secauth_caller_t *caller;
+    secauth_rows_t rows;
+    const void *args[2];
+    ap_dbd_t *dbd;
+    json_t *list;
+    apr_int64_t now = now_seconds();
+    int rc, limit, after, fetch, i, shown;
+
+    if ((rc = require_admin(req, &caller)) != OK) {
+        return rc;
+    }
+    if (!parse_paging(req, &limit, &after)) {
+        return secauth_send_field_errors(req);
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    /* one row more than the page tells whether a next page exists */
+    fetch = limit + 1;
+    args[0] = &after;
+    args[1] = &fetch;
+    if (secauth_db_select(r, dbd, "secauth_admin_list", args, &rows) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    shown = rows.nrows > limit ? limit : rows.nrows;
+    list = json_array();
+    for (i = 0; i < shown; i++) {
+        json_array_append_new(list, user_json(r->pool, rows.rows[i], now));
+    }
+    if (rows.nrows > limit) {
+        /* the link keeps the mount prefix: r->uri ends with the route's own path */
+        apr_size_t uri_len = strlen(r->uri), path_len = strlen(req->path);
+        const char *prefix = uri_len > path_len
+            ? apr_pstrmemdup(r->pool, r->uri, uri_len - path_len) : "";
+        apr_table_setn(r->headers_out, "Link",
+                       apr_psprintf(r->pool, "<%s/users?after=%s&limit=%d>; rel=\"next\"",
+                                    prefix, rows.rows[shown - 1][0], limit));
+    }
+    return secauth_send_json(r, HTTP_OK, list);
+}
+
+/* ---- PATCH /users/{id} ---- */
+
+static int valid_role(const char *role)
+{
+    return !strcmp(role, "viewer") || !strcmp(role, "editor") || !strcmp(role, "admin");
+}
+
+typedef struct {
+    const char *role;        /* new role */
+    int disabled;            /* new flag */
+    const char *old_role;
+    int old_disabled;
+    const char *username;
+} patch_t;
+
+/* The whole change inside the caller's transaction: OK, or the status of the answer to send
+ * (404, 409, 503) after a rollback. */
+static int apply_patch(secauth_req_t *req, ap_dbd_t *dbd, patch_t *patch, int role_given,
+                       int disabled_given)
+{
+    request_rec *r = req->r;
+    secauth_rows_t admins;
+    const char **row = NULL;
+    const void *args[4];
+    apr_int64_t not_before;
+    int found;
+
+    if (secauth_db_select(r, dbd, "secauth_admin_admins", NULL, &admins) != SECAUTH_DB_OK) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    found = fetch_user(req, dbd, "secauth_admin_get_locked", &row);
+    if (found != USER_FOUND) {
+        return found == USER_MISSING ? HTTP_NOT_FOUND : HTTP_SERVICE_UNAVAILABLE;
+    }
+    patch->username = row[1];
+    patch->old_role = row[2];
+    patch->old_disabled = atoi(row[3]) != 0;
+    if (!role_given) patch->role = patch->old_role;
+    if (!disabled_given) patch->disabled = patch->old_disabled;
+
+    if (!strcmp(patch->old_role, "admin") && !patch->old_disabled
+        && (strcmp(patch->role, "admin") || patch->disabled) && admins.nrows <= 1) {
+        return HTTP_CONFLICT;
+    }
+    args[0] = patch->role;
+    args[1] = &patch->disabled;
+    args[2] = db_time(r->pool);
+    args[3] = &req->id;
+    if (secauth_db_exec(r, dbd, "secauth_admin_set", args, NULL) != SECAUTH_DB_OK) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (patch->disabled) {
+        /* The access check refuses a disabled user anyway; moving the line also keeps the old
+         * tokens dead should the account be enabled again. The second after now covers tokens
+         * issued earlier in this same second: no new ones can be issued while disabled. */
+        not_before = now_seconds() + 1;
+        args[0] = &not_before;
+        args[1] = &req->id;
+        if (secauth_db_exec(r, dbd, "secauth_admin_revoke", args, NULL) != SECAUTH_DB_OK) {
+            return HTTP_SERVICE_UNAVAILABLE;
+        }
+    }
+    return OK;
+}
+
+int secauth_users_patch(secauth_req_t *req)
+{
+    static const char *const fields[] = {"role", "disabled", NULL};
+    request_rec *r = req->r;
+    const secauth_caller_t *caller;
+    apr_dbd_transaction_t *txn = NULL;
+    json_t *body, *role, *disabled;
+    patch_t patch;
+    ap_dbd_t *dbd;
+    int rc;
+
+    if ((rc = require_admin(req, &caller)) != OK) {
+        return rc;
+    }
+    if (!(body = read_object(req, fields, &rc))) {
+        return rc;
+    }
+    memset(&patch, 0, sizeof(patch));
+    role = json_object_get(body, "role");
+    disabled = json_object_get(body, "disabled");
+    if (role && !(json_is_string(role) && valid_role(json_string_value(role)))) {
+        secauth_field_error(req, "role", "must be one of viewer, editor, admin");
+    }
+    if (disabled && !json_is_boolean(disabled)) {
+        secauth_field_error(req, "disabled", "must be true or false");
+    }
+    if (req->errors) {
+        return secauth_send_field_errors(req);
+    }
+    patch.role = role ? json_string_value(role) : NULL;
+    patch.disabled = disabled ? json_is_true(disabled) : 0;
+
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    if (!role && !disabled) {
+        return send_user(req, dbd);     /* {} changes nothing, as PATCH /products/{id} */
+    }
+    if (secauth_db_begin(r, dbd, &txn) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    rc = apply_patch(req, dbd, &patch, role != NULL, disabled != NULL);
+    if (secauth_db_end(r, dbd, txn, rc == OK) != SECAUTH_DB_OK && rc == OK) {
+        rc = HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (rc == HTTP_NOT_FOUND) {
+        return secauth_problem(r, HTTP_NOT_FOUND, "no such user", NULL);
+    }
+    if (rc == HTTP_CONFLICT) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10700)
+                      "mod_secauth: admin %s (id %d) from %s was refused to demote or disable "
+                      "%s (id %d): the last enabled admin", caller->username, caller->user_id,
+                      client_ip(r), patch.username, req->id);
+        return secauth_problem(r, HTTP_CONFLICT, "this is the last enabled admin: make "
+                               "another admin first", NULL);
+    }
+    if (rc != OK) {
+        return secauth_unavailable(r);
+    }
+    if (strcmp(patch.role, patch.old_role) || patch.disabled != patch.old_disabled) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10701)
+                      "mod_secauth: admin %s (id %d) from %s changed user %s (id %d): "
+                      "role %s -> %s, disabled %d -> %d%s", caller->username, caller->user_id,
+                      client_ip(r), patch.username, req->id, patch.old_role, patch.role,
+                      patch.old_disabled, patch.disabled,
+                      patch.disabled ? ", every token revoked" : "");
+    }
+    return send_user(req, dbd);
+}
+
+/* ---- DELETE /users/{id}/2fa ---- */
+
+int secauth_users_reset_2fa(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    const secauth_caller_t *caller;
+    apr_dbd_transaction_t *txn = NULL;
+    unsigned char secret[SECAUTH_TOTP_SECRET_LEN];
+    const char *sealed, **row = NULL;
+    const void *args[4];
+    apr_int64_t not_before;
+    ap_dbd_t *dbd;
+    int rc, found, ok;
+
+    if ((rc = require_admin(req, &caller)) != OK) {
+        return rc;
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    if ((found = fetch_user(req, dbd, "secauth_admin_get", &row)) != USER_FOUND) {
+        return fetch_failed(req, found);
+    }
+    if (secauth_random_bytes(secret, sizeof(secret)) != 0
+        || !(sealed = secauth_account_seal_secret(r->pool, req->conf, req->id, row[1], secret,
+                                                  sizeof(secret)))) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR, "could not make a new secret",
+                               NULL);
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+
+    /* Back to the state of a new registration: pending enrolment and no session. The second
+     * after now also ends tokens issued earlier in this second; none can be issued until
+     * enrolment is confirmed again. */
+    not_before = now_seconds() + 1;
+    args[0] = sealed;
+    args[1] = &not_before;
+    args[2] = db_time(r->pool);
+    args[3] = &req->id;
+    if (secauth_db_begin(r, dbd, &txn) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    ok = secauth_db_exec(r, dbd, "secauth_admin_reset_2fa", args, NULL) == SECAUTH_DB_OK;
+    args[0] = &req->id;
+    ok = ok && secauth_db_exec(r, dbd, "secauth_admin_drop_recovery", args, NULL)
+               == SECAUTH_DB_OK;
+    if (secauth_db_end(r, dbd, txn, ok) != SECAUTH_DB_OK || !ok) {
+        return secauth_unavailable(r);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10702)
+                  "mod_secauth: admin %s (id %d) from %s reset the two-factor enrolment of "
+                  "%s (id %d): new pending secret, recovery codes and tokens revoked",
+                  caller->username, caller->user_id, client_ip(r), row[1], req->id);
+    return send_user(req, dbd);
+}
+
+/* ---- POST /users/{id}/unlock ---- */
+
+int secauth_users_unlock(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    const secauth_caller_t *caller;
+    const char **row = NULL;
+    const void *args[1];
+    ap_dbd_t *dbd;
+    int rc, found;
+
+    if ((rc = require_admin(req, &caller)) != OK) {
+        return rc;
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    if ((found = fetch_user(req, dbd, "secauth_admin_get", &row)) != USER_FOUND) {
+        return fetch_failed(req, found);
+    }
+    args[0] = &req->id;
+    if (secauth_db_exec(r, dbd, "secauth_admin_unlock", args, NULL) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10703)
+                  "mod_secauth: admin %s (id %d) from %s unlocked %s (id %d)",
+                  caller->username, caller->user_id, client_ip(r), row[1], req->id);
+    return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
+}
+
+/* ---- POST /password ---- */
+
+/* The string member name of body, or NULL with a field error. */
+static const char *string_field(secauth_req_t *req, json_t *body, const char *name)
+{
+    json_t *v = json_object_get(body, name);
+    if (!v) {
+        secauth_field_error(req, name, "is required");
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        secauth_field_error(req, name, "must be a string");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static int invalid_credentials(request_rec *r)
+{
+    return secauth_problem(r, HTTP_UNAUTHORIZED, "invalid credentials", NULL);
+}
+
+/* A plain secret from the Flask app is sealed once it has served (as login does); failing to
+ * store it only postpones that to the next use. */
+static void seal_legacy_secret(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
+                               const char *username, const char *stored,
+                               const unsigned char *secret, apr_size_t len)
+{
+    const void *args[3];
+
+    args[0] = secauth_account_seal_secret(req->r->pool, req->conf, user_id, username, secret,
+                                          len);
+    args[1] = &user_id;
+    args[2] = stored;
+    if (!args[0] || secauth_db_exec(req->r, dbd, "secauth_admin_seal_secret", args, NULL)
+                    != SECAUTH_DB_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, APLOGNO(10706)
+                      "mod_secauth: could not seal the plain TOTP secret of %s", username);
+    }
+}
+
+/* Counts the failure like a failed login (API.md §3) and answers 401. */
+static int change_failed(secauth_req_t *req, ap_dbd_t *dbd, const secauth_caller_t *caller,
+                         const char *what)
+{
+    if (secauth_account_count_failure(req, dbd, caller->user_id, caller->username,
+                                      apr_pstrcat(req->r->pool, "password change: ", what,
+                                                  NULL)) != SECAUTH_DB_OK) {
+        return secauth_unavailable(req->r);
+    }
+    return invalid_credentials(req->r);
+}
+
+int secauth_password_change(secauth_req_t *req)
+{
+    static const char *const fields[] = {"current_password", "new_password", "code", NULL};
+    request_rec *r = req->r;
+    secauth_server_conf *conf = req->conf;
+    const secauth_caller_t *caller;
+    const char *current, *fresh, *code, *why, *hash, **row;
+    unsigned char *secret = NULL;
+    apr_size_t secret_len = 0;
+    apr_int64_t not_before;
+    secauth_rows_t rows;
+    const void *args[6];
+    ap_dbd_t *dbd;
+    json_t *body;
+    int rc, legacy = 0, replayed = 0, affected = 0;
+
+    if ((rc = secauth_require_caller(r, &caller)) != OK) {
+        return rc;
+    }
+    /* Everything that can be judged from the body alone is, before anything is consumed. */
+    if (!(body = read_object(req, fields, &rc))) {
+        return rc;
+    }
+    current = string_field(req, body, "current_password");
+    fresh = string_field(req, body, "new_password");
+    code = string_field(req, body, "code");
+    if (fresh && (why = secauth_password_policy(r->pool, fresh, caller->username,
+                                                conf->password_min_length,
+                                                SECAUTH_PASSWORD_MAX_LENGTH,
+                                                conf->common_passwords))) {
+        secauth_field_error(req, "new_password", why);
+    }
+    else if (fresh && current && !strcmp(fresh, current)) {
+        secauth_field_error(req, "new_password", "must differ from the current password");
+    }
+    if (req->errors) {
+        return secauth_send_field_errors(req);
+    }
+
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    args[0] = &caller->user_id;
+    if (secauth_db_select(r, dbd, "secauth_admin_pw_user", args, &rows) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    if (rows.nrows != 1) {
+        return invalid_credentials(r);
+    }
+    row = rows.rows[0];
+    /* locked: 429 with Retry-After, even with the right credentials */
+    if (secauth_account_throttled(req, row[0], row[4] ? apr_atoi64(row[4]) : 0)) {
+        return OK;
+    }
+    /* the same order as login: the password, then the code, which a success consumes */
+    if (!secauth_password_verify(r->pool, row[1], current)) {
+        return change_failed(req, dbd, caller, "wrong password");
+    }
+    if (atoi(row[3]) == 0) {
+        return secauth_problem(r, HTTP_FORBIDDEN, "two-factor enrolment is not confirmed", NULL);
+    }
+    if (secauth_account_open_secret(r->pool, conf, caller->user_id, row[0], row[2], &secret,
+                                    &secret_len, &legacy) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10707)
+                      "mod_secauth: the TOTP secret of %s does not open (wrong "
+                      "SecAuthEncryptionKeyFile?)", row[0]);
+        return change_failed(req, dbd, caller, "unusable TOTP secret");
+    }
+    /* hashed before the code is consumed, so that a failure here leaves the code usable */
+    if (!(hash = secauth_password_hash(r->pool, &conf->argon2, fresh))) {
+        OPENSSL_cleanse(secret, secret_len);
+        return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR, "password hashing failed", NULL);
+    }
+    rc = secauth_account_accept_code(req, dbd, caller->user_id, secret, secret_len, code,
+                                     &replayed);
+    if (rc == 1 && legacy) {
+        seal_legacy_secret(req, dbd, caller->user_id, row[0], row[2], secret, secret_len);
+    }
+    OPENSSL_cleanse(secret, secret_len);
+    if (rc == SECAUTH_DB_ERROR) {
+        return secauth_unavailable(r);
+    }
+    if (rc != 1) {
+        return change_failed(req, dbd, caller, replayed ? "replayed code" : "wrong code");
+    }
+
+    /* Tokens issued before this second die; the caller's own session is kept. A login later
+     * in this same second still works, which is why the line is not drawn a second ahead. */
+    not_before = now_seconds();
+    args[0] = hash;
+    args[1] = &not_before;
+    args[2] = caller->jti;
+    args[3] = db_time(r->pool);
+    args[4] = &caller->user_id;
+    args[5] = row[1];
+    if (secauth_db_exec(r, dbd, "secauth_admin_pw_set", args, &affected) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    if (affected != 1) {
+        /* another request changed the password between the check and now */
+        return change_failed(req, dbd, caller, "password changed meanwhile");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10704)
+                  "mod_secauth: %s (id %d) from %s changed the password; every other token "
+                  "revoked", caller->username, caller->user_id, client_ip(r));
+    return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
+}
+
+/* ---- SecAuthBootstrapAdmin ---- */
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+
+/* Runs a prepared statement outside any request; -1 on failure. */
+static int run_outside_request(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, const char *label,
+                               const void **args, int *affected, const char ***row)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *dbrow = NULL;
+    int rv, ncols, j;
+
+    if (!stmt) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10720)
+                     "mod_secauth: statement %s is not prepared", label);
+        return -1;
+    }
+    if (!row) {
+        rv = apr_dbd_pbquery(dbd->driver, p, dbd->handle, affected, stmt, args);
+    }
+    else if (!(rv = apr_dbd_pbselect(dbd->driver, p, dbd->handle, &res, stmt, 0, args))) {
+        *row = NULL;
+        ncols = apr_dbd_num_cols(dbd->driver, res);
+        while ((rv = apr_dbd_get_row(dbd->driver, p, res, &dbrow, -1)) == 0) {
+            const char **values = apr_pcalloc(p, sizeof(char *) * (ncols + 1));
+            for (j = 0; j < ncols; j++) {
+                const char *v = apr_dbd_get_entry(dbd->driver, dbrow, j);
+                values[j] = v ? apr_pstrdup(p, v) : NULL;
+            }
+            if (!*row) *row = values;
+        }
+        rv = rv == -1 ? 0 : rv;
+    }
+    if (rv) {
+        const char *msg = apr_dbd_error(dbd->driver, dbd->handle, rv);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10721)
+                     "mod_secauth: %s failed: %s", label, msg ? msg : "unknown error");
+        return -1;
+    }
+    return 0;
+}
+
+static void bootstrap_server(apr_pool_t *p, server_rec *s, const char *name)
+{
+    ap_dbd_t *dbd = dbd_open(p, s);
+    const void *args[2];
+    const char **row = NULL;
+    int promoted = 0;
+
+    if (!dbd) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10722)
+                     "mod_secauth: SecAuthBootstrapAdmin %s: the database cannot be reached; "
+                     "the next httpd child to start tries again", name);
+        return;
+    }
+    args[0] = db_time(p);
+    args[1] = name;
+    /* only a change of role is news: every child runs this, the first one promotes */
+    if (run_outside_request(p, s, dbd, "secauth_admin_promote", args, &promoted, NULL) == 0
+        && run_outside_request(p, s, dbd, "secauth_admin_find", args + 1, NULL, &row) == 0) {
+        if (promoted > 0) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10723)
+                         "mod_secauth: SecAuthBootstrapAdmin promoted %s to admin", name);
+        }
+        if (!row) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10724)
+                         "mod_secauth: SecAuthBootstrapAdmin %s: no such account (register "
+                         "it, then restart httpd)", name);
+        }
+        else if (atoi(row[2]) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10725)
+                         "mod_secauth: SecAuthBootstrapAdmin %s is an admin but disabled: "
+                         "enable it with PATCH /users/%s", name, row[0]);
+        }
+    }
+    dbd_close(s, dbd);
+}
+
+void secauth_admin_bootstrap(apr_pool_t *p, server_rec *s)
+{
+    secauth_server_conf *main_conf = secauth_server_config(s);
+    server_rec *vs;
+    apr_pool_t *scratch;
+
+    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    if (!dbd_open || !dbd_close) {
+        return;
+    }
+    apr_pool_create(&scratch, p);
+    /* The main server, and each virtual host whose own SecAuthBootstrapAdmin line names an
+     * account (it may have a database of its own). A virtual host that merely inherits the
+     * main server's line shares its pointer, and mostly its database: once is enough. */
+    for (vs = s; vs; vs = vs->next) {
+        secauth_server_conf *conf = secauth_server_config(vs);
+        if (conf->used && conf->bootstrap_admin
+            && (vs == s || conf->bootstrap_admin != main_conf->bootstrap_admin)) {
+            bootstrap_server(scratch, vs, conf->bootstrap_admin);
+            apr_pool_clear(scratch);
+        }
+    }
+    apr_pool_destroy(scratch);
+}

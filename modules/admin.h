@@ -1,4 +1,5 @@
-/* admin.h — user administration (API.md §6, role admin) and the password change of any user. */
+/* admin.h — user administration (API.md §6, role admin), the password change of any user,
+ * and SecAuthBootstrapAdmin. */
 #ifndef SECAUTH_ADMIN_H
 #define SECAUTH_ADMIN_H
 

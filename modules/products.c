@@ -1,9 +1,667 @@
-/* products.c — placeholder until the routes land: answers 501. */
+/* products.c — the products CRUD of API.md §5: strict validation of every field, prices kept
+ * as integer cents and stored as exact decimal text, ETags from the row's version, If-Match
+ * enforced by the UPDATE/DELETE itself (WHERE version = ...) so that concurrent writers cannot
+ * lose an update, and keyset pagination with a Link header. */
 #include "products.h"
+#include "access.h"
+
+#include "http_log.h"
 #include "http_protocol.h"
-const secauth_stmt_t secauth_product_statements[] = {{NULL, NULL, NULL}};
-int secauth_products_list(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_products_create(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_products_get(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_products_update(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
-int secauth_products_delete(secauth_req_t *req) { return secauth_problem(req->r, HTTP_NOT_IMPLEMENTED, "not implemented yet", NULL); }
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+APLOG_USE_MODULE(secauth);
+
+#define NAME_MAX_CHARS        100
+#define DESCRIPTION_MAX_CHARS 255
+#define PRICE_MAX_CENTS       APR_INT64_C(9999999999)   /* DECIMAL(10,2): 99999999.99 */
+#define PRICE_MAX_UNITS       APR_INT64_C(99999999)
+#define QUANTITY_MAX          2147483647
+#define LIMIT_DEFAULT         100
+#define LIMIT_MAX             1000
+/* Without If-Match a write retries when another writer got in between its read and its
+ * conditional write; this many lost races in a row is a pathological load, answered 409. */
+#define WRITE_ATTEMPTS        8
+
+#define COLUMNS "id, name, description, price, quantity, version, created_at, updated_at"
+
+const secauth_stmt_t secauth_product_statements[] = {
+    {"secauth_prod_insert",
+     "INSERT INTO products (name, description, price, quantity, version, created_at, updated_at)"
+     " VALUES (%s, %s, %s, %d, 1, %s, %s)", NULL},
+    {"secauth_prod_get", "SELECT " COLUMNS " FROM products WHERE id = %d", NULL},
+    {"secauth_prod_list",
+     "SELECT " COLUMNS " FROM products WHERE id > %d ORDER BY id LIMIT %d", NULL},
+    /* the version condition is the If-Match check and the lost-update guard in one statement */
+    {"secauth_prod_update",
+     "UPDATE products SET name = %s, description = %s, price = %s, quantity = %d,"
+     " version = version + 1, updated_at = %s WHERE id = %d AND version = %d", NULL},
+    {"secauth_prod_delete", "DELETE FROM products WHERE id = %d AND version = %d", NULL},
+    {NULL, NULL, NULL}
+};
+
+static const char *const product_fields[] = {"name", "description", "price", "quantity", NULL};
+static const char *const writer_roles[] = {"editor", "admin", NULL};
+
+typedef struct {
+    int id;
+    const char *name;
+    const char *description;      /* NULL for SQL NULL */
+    apr_int64_t cents;
+    int quantity;
+    int version;
+    const char *created_at;       /* as the database returns it: "YYYY-MM-DD HH:MM:SS" */
+    const char *updated_at;
+} product_t;
+
+/* The fields a request body gives; has_* tells which were present. */
+typedef struct {
+    int has_name, has_description, has_price, has_quantity;
+    const char *name;
+    const char *description;      /* NULL: set to null */
+    apr_int64_t cents;
+    int quantity;
+} product_input_t;
+
+/* ---- validation ---- */
+
+static apr_size_t utf8_chars(const char *s, apr_size_t len)
+{
+    apr_size_t i, n = 0;
+    for (i = 0; i < len; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* A JSON string of min..max code points (the body parser already refused NUL and bad UTF-8):
+ * NULL and *out set, or the field error. */
+static const char *check_text(apr_pool_t *p, json_t *v, apr_size_t min, apr_size_t max,
+                              const char **out)
+{
+    apr_size_t chars = utf8_chars(json_string_value(v), json_string_length(v));
+
+    if (chars < min || chars > max) {
+        return min ? apr_psprintf(p, "must be %" APR_SIZE_T_FMT " to %" APR_SIZE_T_FMT
+                                  " characters", min, max)
+                   : apr_psprintf(p, "must be at most %" APR_SIZE_T_FMT " characters", max);
+    }
+    *out = apr_pstrmemdup(p, json_string_value(v), json_string_length(v));
+    return NULL;
+}
+
+/* "12.30" (the %.2f text of an accepted price) → 1230. */
+static apr_int64_t fixed2_to_cents(const char *s)
+{
+    apr_int64_t cents = 0;
+    int decimals = -1;
+
+    for (; *s; s++) {
+        if (*s == '.') {
+            decimals = 0;
+        }
+        else if (apr_isdigit(*s) && decimals < 2) {
+            cents = cents * 10 + (*s - '0');
+            if (decimals >= 0) decimals++;
+        }
+    }
+    if (decimals < 0) decimals = 0;
+    for (; decimals < 2; decimals++) {
+        cents *= 10;
+    }
+    return cents;
+}
+
+/* Price: a JSON number from 0 to 99999999.99 with at most two decimals. A real is accepted
+ * only when printing it with two decimals and reading that back gives the very same double,
+ * i.e. the client meant a decimal with at most two places (0.1 and 19.99 pass, 0.001 not). */
+static const char *check_price(json_t *v, apr_int64_t *cents)
+{
+    char text[64];
+    double d;
+
+    if (json_is_integer(v)) {
+        json_int_t units = json_integer_value(v);
+        if (units < 0) return "must be at least 0";
+        if (units > PRICE_MAX_UNITS) return "must be at most 99999999.99";
+        *cents = (apr_int64_t)units * 100;
+        return NULL;
+    }
+    if (!json_is_real(v)) {
+        return "must be a number";
+    }
+    d = json_real_value(v);
+    if (!isfinite(d)) return "must be a number";
+    if (d < 0) return "must be at least 0";
+    /* coarse bound first: keeps the text below short, the exact bound is on cents */
+    if (d >= 1e9) return "must be at most 99999999.99";
+    snprintf(text, sizeof(text), "%.2f", d);
+    if (strtod(text, NULL) != d) return "must have at most two decimal places";
+    *cents = fixed2_to_cents(text);
+    if (*cents > PRICE_MAX_CENTS) return "must be at most 99999999.99";
+    return NULL;
+}
+
+/* Quantity: an integer 0..2147483647; a real with no fraction (5.0) is an integer too. */
+static const char *check_quantity(json_t *v, int *quantity)
+{
+    double d;
+
+    if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+        if (n < 0) return "must be at least 0";
+        if (n > QUANTITY_MAX) return "must be at most 2147483647";
+        *quantity = (int)n;
+        return NULL;
+    }
+    if (!json_is_real(v) || !isfinite(d = json_real_value(v)) || floor(d) != d) {
+        return "must be an integer";
+    }
+    if (d < 0) return "must be at least 0";
+    if (d > QUANTITY_MAX) return "must be at most 2147483647";
+    *quantity = (int)d;
+    return NULL;
+}
+
+/* Collects a field error for every bad field; creating makes name and price required. */
+static void validate(secauth_req_t *req, json_t *body, int creating, product_input_t *in)
+{
+    apr_pool_t *p = req->r->pool;
+    json_t *v;
+    const char *err;
+
+    memset(in, 0, sizeof(*in));
+    if ((v = json_object_get(body, "name"))) {
+        if (!json_is_string(v)) secauth_field_error(req, "name", "must be a string");
+        else if ((err = check_text(p, v, 1, NAME_MAX_CHARS, &in->name)))
+            secauth_field_error(req, "name", err);
+        else in->has_name = 1;
+    }
+    else if (creating) {
+        secauth_field_error(req, "name", "is required");
+    }
+
+    if ((v = json_object_get(body, "description"))) {
+        if (json_is_null(v)) in->has_description = 1;
+        else if (!json_is_string(v))
+            secauth_field_error(req, "description", "must be a string or null");
+        else if ((err = check_text(p, v, 0, DESCRIPTION_MAX_CHARS, &in->description)))
+            secauth_field_error(req, "description", err);
+        else in->has_description = 1;
+    }
+
+    if ((v = json_object_get(body, "price"))) {
+        if ((err = check_price(v, &in->cents))) secauth_field_error(req, "price", err);
+        else in->has_price = 1;
+    }
+    else if (creating) {
+        secauth_field_error(req, "price", "is required");
+    }
+
+    if ((v = json_object_get(body, "quantity"))) {
+        if ((err = check_quantity(v, &in->quantity))) secauth_field_error(req, "quantity", err);
+        else in->has_quantity = 1;
+    }
+}
+
+/* Reads and validates a body: OK with *in filled, or the handler's return value (the 4xx
+ * answer is already sent). */
+static int read_input(secauth_req_t *req, int creating, product_input_t *in)
+{
+    json_t *body = NULL;
+    int rc;
+
+    if ((rc = secauth_read_json(req, &body)) != OK) {
+        return rc;
+    }
+    if ((rc = secauth_reject_unknown_fields(req, body, product_fields)) != OK
+        || req->r->status >= 400) {
+        return rc == OK ? DONE : rc;
+    }
+    validate(req, body, creating, in);
+    if (req->errors) {
+        secauth_send_field_errors(req);
+        return DONE;
+    }
+    return OK;
+}
+
+/* ---- representation ---- */
+
+static const char *cents_text(apr_pool_t *p, apr_int64_t cents)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT ".%02d", cents / 100, (int)(cents % 100));
+}
+
+/* Decimal text from the database ("19.99" from DECIMAL(10,2), the stored text in SQLite) →
+ * cents. Anything else (a migrated "1e3") goes through strtod. */
+static apr_int64_t db_cents(const char *s)
+{
+    const char *c = s;
+    int decimals = -1;
+    apr_int64_t cents = 0;
+
+    if (!s) return 0;
+    for (; *c; c++) {
+        if (*c == '.' && decimals < 0) decimals = 0;
+        else if (apr_isdigit(*c) && decimals < 2 && cents < PRICE_MAX_CENTS * 10) {
+            cents = cents * 10 + (*c - '0');
+            if (decimals >= 0) decimals++;
+        }
+        else break;
+    }
+    if (*c || c == s) {
+        return (apr_int64_t)llround(strtod(s, NULL) * 100.0);
+    }
+    if (decimals < 0) decimals = 0;
+    for (; decimals < 2; decimals++) cents *= 10;
+    return cents;
+}
+
+static void product_of_row(const char **row, product_t *prod)
+{
+    prod->id = atoi(row[0]);
+    prod->name = row[1] ? row[1] : "";
+    prod->description = row[2];
+    prod->cents = db_cents(row[3]);
+    prod->quantity = row[4] ? atoi(row[4]) : 0;
+    prod->version = row[5] ? atoi(row[5]) : 0;
+    prod->created_at = row[6];
+    prod->updated_at = row[7];
+}
+
+/* The exact decimal as a JSON number: cents / 100.0 is the double nearest to the decimal
+ * (cents < 2^53 and the division is correctly rounded), and the 15-significant-digit dump
+ * prints that double back as the decimal (0.1, 19.99, 99999999.99). */
+static json_t *product_json(apr_pool_t *p, const product_t *prod)
+{
+    const char *created = secauth_db_iso_time(p, prod->created_at);
+    const char *updated = secauth_db_iso_time(p, prod->updated_at);
+
+    return json_pack("{s:i, s:s, s:o, s:f, s:i, s:s?, s:s?}",
+                     "id", prod->id, "name", prod->name,
+                     "description", prod->description ? json_string(prod->description)
+                                                      : json_null(),
+                     "price", (double)prod->cents / 100.0,
+                     "quantity", prod->quantity,
+                     "created_at", created, "updated_at", updated);
+}
+
+static const char *etag_of(apr_pool_t *p, const product_t *prod)
+{
+    return apr_psprintf(p, "\"%d-%d\"", prod->id, prod->version);
+}
+
+static int send_product(secauth_req_t *req, int status, const product_t *prod)
+{
+    json_t *body = product_json(req->r->pool, prod);
+
+    if (!body) {
+        return secauth_problem(req->r, HTTP_INTERNAL_SERVER_ERROR,
+                               "the product could not be encoded", NULL);
+    }
+    apr_table_setn(req->r->headers_out, "ETag", etag_of(req->r->pool, prod));
+    return secauth_send_json(req->r, status, body);
+}
+
+/* The part of the URI above the API's routes ("" when mounted at /, "/api" at /api), so that
+ * Location and Link point where the client reached the API. */
+static const char *mount_prefix(secauth_req_t *req)
+{
+    apr_size_t uri_len = strlen(req->r->uri), path_len = strlen(req->path);
+    return uri_len > path_len ? apr_pstrmemdup(req->r->pool, req->r->uri, uri_len - path_len)
+                              : "";
+}
+
+/* UTC now as both drivers store it; passed from here so MySQL and SQLite agree. */
+static const char *db_now(request_rec *r)
+{
+    apr_time_exp_t t;
+    apr_time_exp_gmt(&t, r->request_time);
+    return apr_psprintf(r->pool, "%04d-%02d-%02d %02d:%02d:%02d", t.tm_year + 1900,
+                        t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
+}
+
+/* ---- access ---- */
+
+/* OK when the caller may read (any valid access token), and for writes has a writer role;
+ * else the status for the handler to return (rendered with the RFC 6750 challenge). */
+static int authorize(secauth_req_t *req, int write)
+{
+    const secauth_caller_t *caller = NULL;
+    int rc = secauth_require_caller(req->r, &caller);
+
+    if (rc != OK) {
+        return rc;
+    }
+    if (!caller) {
+        return HTTP_UNAUTHORIZED;
+    }
+    return write ? secauth_require_role(req->r, caller, writer_roles) : OK;
+}
+
+/* ---- database ---- */
+
+/* 1 found, 0 absent, -1 database error. */
+static int load(secauth_req_t *req, ap_dbd_t *dbd, int id, product_t *prod)
+{
+    secauth_rows_t rows;
+    const void *args[1];
+
+    args[0] = &id;
+    if (secauth_db_select(req->r, dbd, "secauth_prod_get", args, &rows) != SECAUTH_DB_OK
+        || (rows.nrows && rows.ncols < 8)) {
+        return -1;
+    }
+    if (!rows.nrows) {
+        return 0;
+    }
+    product_of_row(rows.rows[0], prod);
+    return 1;
+}
+
+/* If-Match (RFC 9110 §13.1.1, strong comparison): 1 when absent, "*", or one of the listed
+ * entity tags is the product's current one; 0 otherwise (weak and malformed tags never match). */
+static int if_match(request_rec *r, const product_t *prod)
+{
+    const char *h = apr_table_get(r->headers_in, "If-Match");
+    const char *want, *s, *end;
+    apr_size_t want_len;
+
+    if (!h) {
+        return 1;
+    }
+    want = etag_of(r->pool, prod);
+    want_len = strlen(want);
+    for (s = h; *s; s = end) {
+        while (*s == ' ' || *s == '\t' || *s == ',') s++;
+        if (!*s) break;
+        if (*s == '*') {
+            return 1;
+        }
+        end = s;
+        if (*s == '"') {
+            end = strchr(s + 1, '"');
+            if (!end) return 0;
+            end++;
+            if ((apr_size_t)(end - s) == want_len && !strncmp(s, want, want_len)) {
+                return 1;
+            }
+        }
+        while (*end && *end != ',') end++;
+    }
+    return 0;
+}
+
+static int stale(request_rec *r)
+{
+    return secauth_problem(r, HTTP_PRECONDITION_FAILED,
+                           "the product has changed since that ETag (If-Match)", NULL);
+}
+
+static int not_found(request_rec *r)
+{
+    return secauth_problem(r, HTTP_NOT_FOUND, "no such product", NULL);
+}
+
+static int lost_races(request_rec *r)
+{
+    return secauth_problem(r, HTTP_CONFLICT,
+                           "the product is being changed by others; try again", NULL);
+}
+
+/* ---- handlers ---- */
+
+int secauth_products_create(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    product_input_t in;
+    product_t prod;
+    ap_dbd_t *dbd;
+    const void *args[6];
+    const char *price, *now;
+    int rc, id = 0;
+
+    if ((rc = authorize(req, 1)) != OK || (rc = read_input(req, 1, &in)) != OK) {
+        return rc;
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    price = cents_text(r->pool, in.cents);
+    now = db_now(r);
+    args[0] = in.name;
+    args[1] = in.description;
+    args[2] = price;
+    args[3] = &in.quantity;
+    args[4] = now;
+    args[5] = now;
+    if (secauth_db_exec(r, dbd, "secauth_prod_insert", args, NULL) != SECAUTH_DB_OK
+        || secauth_db_last_id(r, dbd, &id) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    prod.id = id;
+    prod.name = in.name;
+    prod.description = in.description;
+    prod.cents = in.cents;
+    prod.quantity = in.quantity;
+    prod.version = 1;
+    prod.created_at = prod.updated_at = now;
+    apr_table_setn(r->headers_out, "Location",
+                   apr_psprintf(r->pool, "%s/products/%d", mount_prefix(req), id));
+    return send_product(req, HTTP_CREATED, &prod);
+}
+
+int secauth_products_get(secauth_req_t *req)
+{
+    product_t prod;
+    ap_dbd_t *dbd;
+    int rc;
+
+    if ((rc = authorize(req, 0)) != OK) {
+        return rc;
+    }
+    if (!(dbd = secauth_db_acquire(req->r))) {
+        return secauth_unavailable(req->r);
+    }
+    rc = load(req, dbd, req->id, &prod);
+    if (rc < 0) return secauth_unavailable(req->r);
+    if (rc == 0) return not_found(req->r);
+    return send_product(req, HTTP_OK, &prod);
+}
+
+/* One query parameter's value as a decimal in [min, max]; -1 when malformed. */
+static apr_int64_t bounded_number(const char *v, apr_int64_t min, apr_int64_t max)
+{
+    apr_int64_t n = 0;
+    const char *c;
+
+    if (!*v || strlen(v) > 10) return -1;
+    for (c = v; *c; c++) {
+        if (!apr_isdigit(*c)) return -1;
+        n = n * 10 + (*c - '0');
+    }
+    return n >= min && n <= max ? n : -1;
+}
+
+/* ?limit=1..1000 (default 100) and ?after=<id> (0 or absent: from the start). Other
+ * parameters are ignored; a repeated one is an error rather than a guess. */
+static void parse_list_args(secauth_req_t *req, int *limit, int *after)
+{
+    request_rec *r = req->r;
+    char *args = r->args ? apr_pstrdup(r->pool, r->args) : NULL;
+    char *pair, *state = NULL;
+    int seen_limit = 0, seen_after = 0;
+
+    *limit = LIMIT_DEFAULT;
+    *after = 0;
+    for (pair = args ? apr_strtok(args, "&", &state) : NULL; pair;
+         pair = apr_strtok(NULL, "&", &state)) {
+        char *value = strchr(pair, '=');
+        apr_int64_t n;
+        if (value) *value++ = '\0';
+        else value = "";
+        if (!strcmp(pair, "limit")) {
+            if (seen_limit++) {
+                secauth_field_error(req, "limit", "is given more than once");
+            }
+            else if ((n = bounded_number(value, 1, LIMIT_MAX)) < 0) {
+                secauth_field_error(req, "limit", "must be an integer from 1 to 1000");
+            }
+            else {
+                *limit = (int)n;
+            }
+        }
+        else if (!strcmp(pair, "after")) {
+            if (seen_after++) {
+                secauth_field_error(req, "after", "is given more than once");
+            }
+            else if ((n = bounded_number(value, 0, 2147483647)) < 0) {
+                secauth_field_error(req, "after", "must be a product id");
+            }
+            else {
+                *after = (int)n;
+            }
+        }
+    }
+}
+
+int secauth_products_list(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    secauth_rows_t rows;
+    ap_dbd_t *dbd;
+    const void *args[2];
+    json_t *list;
+    product_t prod;
+    int rc, limit, after, fetch, i, shown;
+
+    if ((rc = authorize(req, 0)) != OK) {
+        return rc;
+    }
+    parse_list_args(req, &limit, &after);
+    if (req->errors) {
+        return secauth_send_field_errors(req);
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    /* one row more than asked tells whether a next page exists */
+    fetch = limit + 1;
+    args[0] = &after;
+    args[1] = &fetch;
+    if (secauth_db_select(r, dbd, "secauth_prod_list", args, &rows) != SECAUTH_DB_OK
+        || (rows.nrows && rows.ncols < 8)) {
+        return secauth_unavailable(r);
+    }
+    shown = rows.nrows > limit ? limit : rows.nrows;
+    list = json_array();
+    for (i = 0; i < shown; i++) {
+        product_of_row(rows.rows[i], &prod);
+        if (json_array_append_new(list, product_json(r->pool, &prod)) != 0) {
+            json_decref(list);
+            return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                                   "the products could not be encoded", NULL);
+        }
+    }
+    if (rows.nrows > limit) {
+        apr_table_setn(r->headers_out, "Link",
+                       apr_psprintf(r->pool, "<%s/products?after=%d&limit=%d>; rel=\"next\"",
+                                    mount_prefix(req), prod.id, limit));
+    }
+    return secauth_send_json(r, HTTP_OK, list);
+}
+
+static void apply(const product_input_t *in, product_t *prod)
+{
+    if (in->has_name) prod->name = in->name;
+    if (in->has_description) prod->description = in->description;
+    if (in->has_price) prod->cents = in->cents;
+    if (in->has_quantity) prod->quantity = in->quantity;
+}
+
+int secauth_products_update(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    product_input_t in;
+    product_t prod;
+    ap_dbd_t *dbd;
+    const void *args[7];
+    const char *now;
+    int rc, attempt, affected, version;
+
+    if ((rc = authorize(req, 1)) != OK || (rc = read_input(req, 0, &in)) != OK) {
+        return rc;
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    now = db_now(r);
+    for (attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+        rc = load(req, dbd, req->id, &prod);
+        if (rc < 0) return secauth_unavailable(r);
+        if (rc == 0) return not_found(r);
+        if (!if_match(r, &prod)) return stale(r);
+        if (!in.has_name && !in.has_description && !in.has_price && !in.has_quantity) {
+            /* nothing to change: no write, no new version */
+            return send_product(req, HTTP_OK, &prod);
+        }
+        apply(&in, &prod);
+        version = prod.version;
+        args[0] = prod.name;
+        args[1] = prod.description;
+        args[2] = cents_text(r->pool, prod.cents);
+        args[3] = &prod.quantity;
+        args[4] = now;
+        args[5] = &prod.id;
+        args[6] = &version;
+        if (secauth_db_exec(r, dbd, "secauth_prod_update", args, &affected) != SECAUTH_DB_OK) {
+            return secauth_unavailable(r);
+        }
+        if (affected == 1) {
+            prod.version = version + 1;
+            prod.updated_at = now;
+            return send_product(req, HTTP_OK, &prod);
+        }
+        /* another writer won between the read and the write: read again; with If-Match
+         * that now answers 412 (or 404 when it was deleted) */
+    }
+    return lost_races(r);
+}
+
+int secauth_products_delete(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    product_t prod;
+    ap_dbd_t *dbd;
+    const void *args[2];
+    int rc, attempt, affected;
+
+    if ((rc = authorize(req, 1)) != OK) {
+        return rc;
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    for (attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+        rc = load(req, dbd, req->id, &prod);
+        if (rc < 0) return secauth_unavailable(r);
+        if (rc == 0) return not_found(r);
+        if (!if_match(r, &prod)) return stale(r);
+        args[0] = &prod.id;
+        args[1] = &prod.version;
+        if (secauth_db_exec(r, dbd, "secauth_prod_delete", args, &affected) != SECAUTH_DB_OK) {
+            return secauth_unavailable(r);
+        }
+        if (affected == 1) {
+            return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
+        }
+    }
+    return lost_races(r);
+}

@@ -46,3 +46,14 @@ CREATE TABLE IF NOT EXISTS revoked_tokens (
     expires_at BIGINT NOT NULL,                 -- unix seconds; rows past it are purged
     KEY revoked_tokens_expires (expires_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=ascii;
+
+-- Lockout state of login names that have no account, so that an unknown name is throttled
+-- exactly like a real one (API.md §3). Keyed by an HMAC of the lower-cased name under the
+-- encryption key: what people type as a username (sometimes a password) is never stored.
+CREATE TABLE IF NOT EXISTS login_throttle (
+    name_hash    CHAR(64) NOT NULL PRIMARY KEY,
+    failed_count INT NOT NULL DEFAULT 0,
+    locked_until BIGINT NOT NULL DEFAULT 0,     -- unix seconds
+    last_failed  BIGINT NOT NULL DEFAULT 0,     -- unix seconds; idle rows are purged
+    KEY login_throttle_last_failed (last_failed)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii;

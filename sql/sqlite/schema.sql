@@ -44,3 +44,11 @@ CREATE TABLE IF NOT EXISTS revoked_tokens (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS revoked_tokens_expires ON revoked_tokens (expires_at);
+
+CREATE TABLE IF NOT EXISTS login_throttle (
+    name_hash    TEXT NOT NULL PRIMARY KEY,
+    failed_count INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER NOT NULL DEFAULT 0,
+    last_failed  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS login_throttle_last_failed ON login_throttle (last_failed);

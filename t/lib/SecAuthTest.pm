@@ -16,7 +16,7 @@ use URI::Escape qw(uri_unescape);
 
 our @EXPORT = qw(api json_of unique_name register enroll login_user totp_code secret_of
                  db_rows db_do db_ctl is_problem base32_decode hs_key key_dir b64url
-                 strong_password time_step);
+                 strong_password time_step make_user mint_token raw_jws);
 
 my $JSON = JSON::PP->new->canonical->allow_nonref;
 
@@ -168,11 +168,139 @@ sub db_ctl {
                   $ENV{SECAUTH_DB_PORT}) == 0;
 }
 
+# make_user(ROLE, USERNAME) → {id, username, role}: an account inserted straight into the
+# database (enrolled, never logged in), for tests that need a valid token but not the login flow.
+sub make_user {
+    my ($role, $username) = @_;
+    $role //= 'editor';
+    $username //= unique_name('tok');
+    die "make_user: unsafe name $username" unless $username =~ /^[a-z0-9._@+-]+$/;
+    db_do("INSERT INTO users (username, password, role, twofa_confirmed) "
+          . "VALUES ('$username', 'not-a-password-hash', '$role', 1)");
+    my ($row) = db_rows("SELECT id FROM users WHERE username = '$username'");
+    die "make_user: $username was not stored" unless $row;
+    return {id => $row->[0], username => $username, role => $role};
+}
+
+# Signing keys of the test server by algorithm: key material for Crypt::JWT and the key id.
+sub _signing_key {
+    my ($alg, $name) = @_;
+    require Crypt::PK::RSA;
+    require Crypt::PK::ECC;
+    return (hs_key($name // 'hs-current'), $name && $name eq 'hs-previous' ? 'previous' : 'current')
+        if $alg =~ /^HS/;
+    return (Crypt::PK::RSA->new(key_dir() . '/rsa.pem'), 'rsa1') if $alg eq 'RS256';
+    return (Crypt::PK::ECC->new(key_dir() . '/ec.pem'), 'ec1') if $alg eq 'ES256';
+    die "no test key for $alg";
+}
+
+# mint_token(USER, OPTIONS) → an access token as POST /login issues it (API.md §4), signed with a
+# test key through Crypt::JWT. OPTIONS: alg (HS256, RS256, ES256), key_name (hs-current or
+# hs-previous), key (raw key material, overrides), claims / header (hashes merged over the
+# defaults; an undef value removes the entry).
+sub mint_token {
+    my ($user, %opt) = @_;
+    require Crypt::JWT;
+    my $alg = $opt{alg} // 'HS256';
+    my ($key, $kid) = $alg eq 'none' ? ('', 'current') : _signing_key($alg, $opt{key_name});
+    $key = $opt{key} if exists $opt{key};
+    my $now = time;
+    my %claims = (iss => 'https://secauth.test', aud => 'products-api', sub => "$user->{id}",
+                  preferred_username => $user->{username}, role => $user->{role},
+                  iat => $now, nbf => $now, exp => $now + 600,
+                  jti => join('', map { sprintf '%02x', int(rand(256)) } 1 .. 16));
+    my %header = (typ => 'at+jwt', kid => $kid);
+    for my $set ([\%claims, $opt{claims}], [\%header, $opt{header}]) {
+        my ($into, $over) = @$set;
+        for my $k (keys %{$over // {}}) {
+            if (defined $over->{$k}) { $into->{$k} = $over->{$k} } else { delete $into->{$k} }
+        }
+    }
+    return Crypt::JWT::encode_jwt(payload => \%claims, alg => $alg, key => $key,
+                                  extra_headers => \%header, allow_none => 1);
+}
+
+# raw_jws(HEADER, CLAIMS, SIGNATURE) → "b64(header).b64(claims).SIGNATURE": a token no library
+# would make (alg "None", a tampered payload...).
+sub raw_jws {
+    my ($header, $claims, $signature) = @_;
+    return join '.', b64url($JSON->encode($header)), b64url($JSON->encode($claims)),
+        $signature // '';
+}
+
 sub hs_key {
     my ($name) = @_;
     open(my $fh, '<:raw', key_dir() . "/$name.key") or die $!;
     local $/;
     return <$fh>;
+}
+
+# ---- accounts and two-factor helpers ----
+push @EXPORT, qw(jwt_parts fresh_step in_parallel error_log_offset error_log_since);
+
+# jwt_parts(TOKEN) → (header, claims) as Perl structures (no signature check).
+sub jwt_parts {
+    my ($token) = @_;
+    my @p = split /\./, $token // '';
+    my $dec = sub { my $s = shift // ''; $s =~ tr{-_}{+/}; $s .= '=' x ((4 - length($s) % 4) % 4);
+                    return eval { $JSON->decode(decode_base64($s)) } };
+    return ($dec->($p[0]), $dec->($p[1]));
+}
+
+# fresh_step(MARGIN) → the current TOTP step, after waiting (if needed) until at least MARGIN
+# seconds (default 6) of it remain, so that a test's codes do not straddle a step boundary.
+sub fresh_step {
+    my ($margin) = @_;
+    $margin //= 6;
+    my $left = 30 - (time % 30);
+    sleep($left + 1) if $left < $margin;
+    return time_step();
+}
+
+# in_parallel(N, CODE) → the N strings CODE returned (one per forked child, in any order).
+# The children start together once all are forked, so their requests overlap.
+sub in_parallel {
+    my ($n, $code) = @_;
+    my (@readers, @pids);
+    pipe(my $go_r, my $go_w) or die "pipe: $!";
+    for my $i (1 .. $n) {
+        pipe(my $r, my $w) or die "pipe: $!";
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if (!$pid) {
+            close $r;
+            close $go_w;
+            my $ready = <$go_r>;    # returns at EOF: when the parent closes its end
+            my $out = eval { $code->($i) } // "died: $@";
+            print $w $out;
+            close $w;
+            require POSIX;
+            POSIX::_exit(0);
+        }
+        close $w;
+        push @readers, $r;
+        push @pids, $pid;
+    }
+    close $go_r;
+    close $go_w;
+    my @out = map { local $/; my $fh = $_; my $v = <$fh>; close $fh; $v // '' } @readers;
+    waitpid($_, 0) for @pids;
+    return @out;
+}
+
+sub _error_log { Apache::Test::vars('t_logs') . '/error_log' }
+
+# error_log_offset() → the current size of the test server's error log;
+# error_log_since(OFFSET) → what was logged after it.
+sub error_log_offset { return -s _error_log() // 0 }
+
+sub error_log_since {
+    my ($offset) = @_;
+    open(my $fh, '<', _error_log()) or return '';
+    seek($fh, $offset, 0);
+    local $/;
+    my $text = <$fh>;
+    return $text // '';
 }
 
 1;

@@ -1,0 +1,109 @@
+-- migrate-from-flask.sql — turns the Flask app's database (its users and products tables) into
+-- mod_secauth's schema in place, keeping every row and every id. Run it once, as a user that may
+-- ALTER the tables, on the database the Flask app used, after a backup:
+--     mariadb security_db < migrate-from-flask.sql
+-- docs/administration.md ("Moving from the Flask app") explains what it does to the data.
+--
+-- A second run stops at the first ALTER TABLE with "Duplicate column name": by then the tables
+-- are migrated, and the statements that must happen once (marking the carried-over accounts as
+-- enrolled) are not repeated. MySQL and MariaDB do not roll DDL back, so each ALTER TABLE does
+-- all its changes to one table in one atomic statement.
+
+-- ---- users ----
+
+-- Values the new schema refuses. The original DDL allowed NULL in every column but id.
+UPDATE users SET username = CONCAT('user', id) WHERE username IS NULL OR username = '';
+UPDATE users SET password = '' WHERE password IS NULL;   -- such an account cannot log in
+UPDATE users SET twofa_secret = NULL WHERE twofa_secret = '';
+
+-- Existing rows get twofa_confirmed = 1 from the column default in the same atomic statement
+-- (they scanned their QR code in the Flask app); the default then becomes 0 for new accounts.
+ALTER TABLE users
+    ENGINE = InnoDB,
+    CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
+    MODIFY username        VARCHAR(50) NOT NULL,
+    MODIFY password        VARCHAR(256) NOT NULL,
+    MODIFY twofa_secret    VARCHAR(256) NULL,
+    ADD COLUMN role            VARCHAR(16) NOT NULL DEFAULT 'editor',
+    ADD COLUMN disabled        TINYINT NOT NULL DEFAULT 0,
+    ADD COLUMN twofa_confirmed TINYINT NOT NULL DEFAULT 1,
+    ADD COLUMN last_totp_step  BIGINT NULL,
+    ADD COLUMN failed_count    INT NOT NULL DEFAULT 0,
+    ADD COLUMN locked_until    BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN tokens_not_before BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN tokens_keep_jti VARCHAR(64) NULL,
+    ADD COLUMN created_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    ADD COLUMN updated_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP;
+ALTER TABLE users ALTER COLUMN twofa_confirmed SET DEFAULT 0;
+
+-- Without a secret there is nothing to log in with: such an account waits, pending, until an
+-- admin resets its enrolment (DELETE /users/{id}/2fa gives it a new secret).
+UPDATE users SET twofa_confirmed = 0 WHERE twofa_secret IS NULL;
+
+-- The module writes its times in UTC; the Flask tables had none, so they start now.
+UPDATE users SET created_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP();
+
+-- Usernames are compared lower-cased (API.md §2). A name is lower-cased when it is plain ASCII
+-- (what the module lower-cases too) and no other account lower-cases to the same name; the
+-- others are listed at the end for the admin to rename.
+UPDATE users u
+    JOIN (SELECT LOWER(username) AS lowered FROM users
+          GROUP BY LOWER(username) HAVING COUNT(*) = 1) single
+      ON single.lowered = LOWER(u.username)
+    SET u.username = LOWER(u.username)
+    WHERE u.username <> LOWER(u.username) AND u.username REGEXP '^[ -~]+$';
+
+-- ---- products ----
+
+UPDATE products SET name = CONCAT('product ', id) WHERE name IS NULL;
+UPDATE products SET price = 0 WHERE price IS NULL;
+UPDATE products SET quantity = 0 WHERE quantity IS NULL;
+
+ALTER TABLE products
+    ENGINE = InnoDB,
+    CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
+    MODIFY name        VARCHAR(100) NOT NULL,
+    MODIFY description VARCHAR(255) NULL,
+    MODIFY price       DECIMAL(10,2) NOT NULL,
+    MODIFY quantity    INT NOT NULL DEFAULT 0,
+    ADD COLUMN version    INT NOT NULL DEFAULT 1,
+    ADD COLUMN created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    ADD COLUMN updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP;
+UPDATE products SET created_at = UTC_TIMESTAMP(), updated_at = UTC_TIMESTAMP();
+
+-- ---- the tables the Flask app did not have (as in schema.sql) ----
+
+CREATE TABLE IF NOT EXISTS recovery_codes (
+    id        INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    user_id   INT NOT NULL,
+    code_hash CHAR(64) NOT NULL,
+    used_at   BIGINT NULL,
+    UNIQUE KEY recovery_codes_user_hash (user_id, code_hash),
+    CONSTRAINT recovery_codes_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=ascii;
+
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    jti        VARCHAR(64) NOT NULL PRIMARY KEY,
+    user_id    INT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    KEY revoked_tokens_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii;
+
+CREATE TABLE IF NOT EXISTS login_throttle (
+    name_hash    CHAR(64) NOT NULL PRIMARY KEY,
+    failed_count INT NOT NULL DEFAULT 0,
+    locked_until BIGINT NOT NULL DEFAULT 0,
+    last_failed  BIGINT NOT NULL DEFAULT 0,
+    KEY login_throttle_last_failed (last_failed)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii;
+
+-- ---- what needs a look ----
+
+SELECT id, username,
+       CASE WHEN username REGEXP '^[ -~]+$'
+            THEN 'another account has the same name in lower case: rename one'
+            ELSE 'not plain ASCII: the name must be typed exactly as stored' END AS needs_attention
+    FROM users WHERE username <> LOWER(username)
+UNION ALL
+SELECT id, username, 'no TOTP secret: reset its enrolment (DELETE /users/{id}/2fa)'
+    FROM users WHERE twofa_secret IS NULL;

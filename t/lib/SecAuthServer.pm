@@ -1,0 +1,118 @@
+# SecAuthServer.pm — a second httpd with mod_secauth, for tests that need a configuration of
+# their own (SecAuthBootstrapAdmin, a database migrated from the Flask app): started and stopped
+# by the test on a free loopback port, with its own error log, using the suite's keys.
+package SecAuthServer;
+use strict;
+use warnings;
+
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use Time::HiRes qw(sleep);
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  ReuseAddr => 1) or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# SecAuthServer->start(driver => 'mysql'|'sqlite3', params => DBDParams, extra => config text)
+# → the running server, or dies with the error log.
+sub start {
+    my ($class, %opt) = @_;
+    my $dir = tempdir(CLEANUP => 1);
+    my $port = free_port();
+    my $mods = $ENV{SECAUTH_MODDIR};
+    my $keys = $ENV{SECAUTH_KEYDIR};
+    my $src = $ENV{SECAUTH_SRCDIR};
+    my $self = bless {dir => $dir, port => $port, conf => "$dir/httpd.conf"}, $class;
+
+    open(my $c, '>', $self->{conf}) or die "$self->{conf}: $!";
+    print $c <<"CONF";
+ServerRoot "$dir"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$dir/httpd.pid"
+DefaultRuntimeDir "$dir"
+ErrorLog "$dir/error.log"
+LogLevel warn secauth:notice
+LoadModule mpm_prefork_module "$mods/mod_mpm_prefork.so"
+StartServers 2
+MinSpareServers 1
+MaxSpareServers 2
+LoadModule authn_core_module "$mods/mod_authn_core.so"
+LoadModule authz_core_module "$mods/mod_authz_core.so"
+LoadModule authz_user_module "$mods/mod_authz_user.so"
+LoadModule dbd_module "$mods/mod_dbd.so"
+LoadModule secauth_module "$ENV{SECAUTH_MODULE_SO}"
+DBDriver $opt{driver}
+DBDParams "$opt{params}"
+DBDMin 0
+DBDKeep 2
+SecAuthJWTKey            "$keys/hs-current.key" current
+SecAuthIssuer            https://secauth.test
+SecAuthAudience          products-api
+SecAuthEncryptionKeyFile "$keys/totp.key"
+SecAuthCommonPasswords   "$src/data/common-passwords.txt"
+<Location "/">
+    SetHandler secauth
+</Location>
+Include "$src/conf/secauth-access.conf"
+CONF
+    print $c ($opt{extra} // ''), "\n";
+    close $c;
+
+    my $out = `$ENV{SECAUTH_HTTPD} -f $self->{conf} -k start 2>&1`;
+    # the sockets are bound before httpd detaches, the pid file written after: wait for both
+    for (1 .. 100) {
+        last if -s "$dir/httpd.pid" && IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                                            PeerPort => $port);
+        sleep 0.1;
+    }
+    die "httpd did not start: $out\n" . $self->error_log unless -e "$dir/httpd.pid";
+    $self->{running} = 1;
+    return $self;
+}
+
+sub url {
+    my ($self, $path) = @_;
+    return "http://127.0.0.1:$self->{port}$path";
+}
+
+sub error_log {
+    my ($self) = @_;
+    open(my $fh, '<', "$self->{dir}/error.log") or return '';
+    local $/;
+    return <$fh>;
+}
+
+# Waits until the error log matches re (children log as they start), up to seconds.
+sub wait_log {
+    my ($self, $re, $seconds) = @_;
+    for (1 .. ($seconds // 10) * 10) {
+        return 1 if $self->error_log =~ $re;
+        sleep 0.1;
+    }
+    return 0;
+}
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{running};
+    my $pidfile = "$self->{dir}/httpd.pid";
+    my $pid = -e $pidfile ? do { open(my $fh, '<', $pidfile); local $/; <$fh> } : undef;
+    system("$ENV{SECAUTH_HTTPD} -f $self->{conf} -k stop >/dev/null 2>&1");
+    if ($pid) {
+        chomp $pid;
+        for (1 .. 100) {
+            last unless kill 0, $pid;
+            sleep 0.1;
+        }
+    }
+    $self->{running} = 0;
+}
+
+sub DESTROY { $_[0]->stop }
+
+1;
