@@ -33,13 +33,52 @@ void secauth_db_prepare(server_rec *s, const char *driver, const secauth_stmt_t 
     }
 }
 
+/* SQLite lets one writer in at a time and APR DBD's driver retries a busy database for only
+ * about 1.5 s, so parallel writers (logins recording failures, say) could fail with "database
+ * is locked" under load. Each pooled SQLite connection therefore waits for the write lock up
+ * to this long (of the order of InnoDB's own lock wait), set once per connection (marked in
+ * the connection's own pool). */
+#define SQLITE_BUSY_TIMEOUT_MS "30000"
+#define BUSY_MARK "secauth-busy-timeout"
+
+static void sqlite_busy_timeout(request_rec *r, ap_dbd_t *dbd)
+{
+    void *done = NULL;
+    int nrows = 0;
+
+    if (strcmp(apr_dbd_name(dbd->driver), "sqlite3")
+        || (apr_pool_userdata_get(&done, BUSY_MARK, dbd->pool) == APR_SUCCESS && done)) {
+        return;
+    }
+    if (apr_dbd_query(dbd->driver, dbd->handle, &nrows,
+                      "PRAGMA busy_timeout = " SQLITE_BUSY_TIMEOUT_MS) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10513)
+                      "mod_secauth: could not set the SQLite busy timeout");
+        return;
+    }
+    apr_pool_userdata_setn(BUSY_MARK, BUSY_MARK, NULL, dbd->pool);
+}
+
+/* After the database comes back, the pool still holds connections to the old server: mod_dbd
+ * finds each dead one on its check, drops it and returns NULL. A few more tries get a live or
+ * fresh connection instead of failing this request too; when the server is really down each try
+ * fails at connect (bounded by connecttimeout in DBDParams). */
+#define ACQUIRE_TRIES 3
+
 ap_dbd_t *secauth_db_acquire(request_rec *r)
 {
-    ap_dbd_t *dbd = dbd_acquire ? dbd_acquire(r) : NULL;
+    ap_dbd_t *dbd = NULL;
+    int i;
+
+    for (i = 0; i < ACQUIRE_TRIES && dbd_acquire && !dbd; i++) {
+        dbd = dbd_acquire(r);
+    }
     if (!dbd) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10510)
                       "mod_secauth: no database connection (see mod_dbd's messages)");
+        return NULL;
     }
+    sqlite_busy_timeout(r, dbd);
     return dbd;
 }
 

@@ -6,7 +6,7 @@ use Apache::Test ();
 use Test::More;
 use SecAuthTest;
 
-plan tests => 34;
+plan tests => 33;
 
 my $res = api(GET => '/health');
 is($res->code, 200, 'GET /health is 200');
