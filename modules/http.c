@@ -214,7 +214,8 @@ int secauth_read_json(secauth_req_t *req, json_t **body)
     if (!secauth_utf8_valid(buf, len)) {
         return secauth_problem(r, HTTP_BAD_REQUEST, "the body is not valid UTF-8", NULL);
     }
-    value = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* JSON_DECODE_ANY so that a scalar top level gets the same message as an array */
+    value = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!value) {
         return secauth_problem(r, HTTP_BAD_REQUEST,
                                apr_psprintf(r->pool, "invalid JSON at line %d, column %d: %s",

@@ -96,25 +96,28 @@ static const char *check_text(apr_pool_t *p, json_t *v, apr_size_t min, apr_size
     return NULL;
 }
 
-/* "12.30" (the %.2f text of an accepted price) → 1230. */
-static apr_int64_t fixed2_to_cents(const char *s)
+/* Decimal text → cents: the %.2f text of an accepted price, "19.99" from DECIMAL(10,2), the
+ * stored text in SQLite. Anything else (a migrated "1e3") goes through strtod. */
+static apr_int64_t decimal_cents(const char *s)
 {
-    apr_int64_t cents = 0;
+    const char *c = s;
     int decimals = -1;
+    apr_int64_t cents = 0;
 
-    for (; *s; s++) {
-        if (*s == '.') {
-            decimals = 0;
-        }
-        else if (apr_isdigit(*s) && decimals < 2) {
-            cents = cents * 10 + (*s - '0');
+    if (!s) return 0;
+    for (; *c; c++) {
+        if (*c == '.' && decimals < 0) decimals = 0;
+        else if (apr_isdigit(*c) && decimals < 2 && cents < PRICE_MAX_CENTS * 10) {
+            cents = cents * 10 + (*c - '0');
             if (decimals >= 0) decimals++;
         }
+        else break;
+    }
+    if (*c || c == s) {
+        return (apr_int64_t)llround(strtod(s, NULL) * 100.0);
     }
     if (decimals < 0) decimals = 0;
-    for (; decimals < 2; decimals++) {
-        cents *= 10;
-    }
+    for (; decimals < 2; decimals++) cents *= 10;
     return cents;
 }
 
@@ -143,7 +146,7 @@ static const char *check_price(json_t *v, apr_int64_t *cents)
     if (d >= 1e9) return "must be at most 99999999.99";
     snprintf(text, sizeof(text), "%.2f", d);
     if (strtod(text, NULL) != d) return "must have at most two decimal places";
-    *cents = fixed2_to_cents(text);
+    *cents = decimal_cents(text);
     if (*cents > PRICE_MAX_CENTS) return "must be at most 99999999.99";
     return NULL;
 }
@@ -239,37 +242,12 @@ static const char *cents_text(apr_pool_t *p, apr_int64_t cents)
     return apr_psprintf(p, "%" APR_INT64_T_FMT ".%02d", cents / 100, (int)(cents % 100));
 }
 
-/* Decimal text from the database ("19.99" from DECIMAL(10,2), the stored text in SQLite) →
- * cents. Anything else (a migrated "1e3") goes through strtod. */
-static apr_int64_t db_cents(const char *s)
-{
-    const char *c = s;
-    int decimals = -1;
-    apr_int64_t cents = 0;
-
-    if (!s) return 0;
-    for (; *c; c++) {
-        if (*c == '.' && decimals < 0) decimals = 0;
-        else if (apr_isdigit(*c) && decimals < 2 && cents < PRICE_MAX_CENTS * 10) {
-            cents = cents * 10 + (*c - '0');
-            if (decimals >= 0) decimals++;
-        }
-        else break;
-    }
-    if (*c || c == s) {
-        return (apr_int64_t)llround(strtod(s, NULL) * 100.0);
-    }
-    if (decimals < 0) decimals = 0;
-    for (; decimals < 2; decimals++) cents *= 10;
-    return cents;
-}
-
 static void product_of_row(const char **row, product_t *prod)
 {
     prod->id = atoi(row[0]);
     prod->name = row[1] ? row[1] : "";
     prod->description = row[2];
-    prod->cents = db_cents(row[3]);
+    prod->cents = decimal_cents(row[3]);
     prod->quantity = row[4] ? atoi(row[4]) : 0;
     prod->version = row[5] ? atoi(row[5]) : 0;
     prod->created_at = row[6];
@@ -494,40 +472,33 @@ static apr_int64_t bounded_number(const char *v, apr_int64_t min, apr_int64_t ma
  * parameters are ignored; a repeated one is an error rather than a guess. */
 static void parse_list_args(secauth_req_t *req, int *limit, int *after)
 {
-    request_rec *r = req->r;
-    char *args = r->args ? apr_pstrdup(r->pool, r->args) : NULL;
-    char *pair, *state = NULL;
-    int seen_limit = 0, seen_after = 0;
+    apr_pool_t *p = req->r->pool;
+    const char *v;
+    apr_int64_t n;
+    int repeated = 0;
 
     *limit = LIMIT_DEFAULT;
     *after = 0;
-    for (pair = args ? apr_strtok(args, "&", &state) : NULL; pair;
-         pair = apr_strtok(NULL, "&", &state)) {
-        char *value = strchr(pair, '=');
-        apr_int64_t n;
-        if (value) *value++ = '\0';
-        else value = "";
-        if (!strcmp(pair, "limit")) {
-            if (seen_limit++) {
-                secauth_field_error(req, "limit", "is given more than once");
-            }
-            else if ((n = bounded_number(value, 1, LIMIT_MAX)) < 0) {
-                secauth_field_error(req, "limit", "must be an integer from 1 to 1000");
-            }
-            else {
-                *limit = (int)n;
-            }
+    if ((v = secauth_query_param(p, req->r->args, "limit", &repeated))) {
+        if (repeated) {
+            secauth_field_error(req, "limit", "is given more than once");
         }
-        else if (!strcmp(pair, "after")) {
-            if (seen_after++) {
-                secauth_field_error(req, "after", "is given more than once");
-            }
-            else if ((n = bounded_number(value, 0, 2147483647)) < 0) {
-                secauth_field_error(req, "after", "must be a product id");
-            }
-            else {
-                *after = (int)n;
-            }
+        else if ((n = bounded_number(v, 1, LIMIT_MAX)) < 0) {
+            secauth_field_error(req, "limit", "must be an integer from 1 to 1000");
+        }
+        else {
+            *limit = (int)n;
+        }
+    }
+    if ((v = secauth_query_param(p, req->r->args, "after", &repeated))) {
+        if (repeated) {
+            secauth_field_error(req, "after", "is given more than once");
+        }
+        else if ((n = bounded_number(v, 0, 2147483647)) < 0) {
+            secauth_field_error(req, "after", "must be a product id");
+        }
+        else {
+            *after = (int)n;
         }
     }
 }

@@ -557,22 +557,26 @@ my %failure;
         or diag(join ' ', sort @codes);
 }
 
-# similar timing: an unknown user costs one password hash too
+# similar timing: an unknown user costs one password hash too. The fastest of several tries
+# estimates each path's own cost; the load of a busy machine only ever adds to it.
 {
-    my $u = enroll();
+    my @users = (enroll(), enroll());
     my (@known, @unknown);
-    for (1 .. 5) {
-        my $t = Time::HiRes::time();
-        api(POST => '/login', {username => $u->{username}, password => 'wrong password 1', code => '123456'});
-        push @known, Time::HiRes::time() - $t;
-        $t = Time::HiRes::time();
-        api(POST => '/login', {username => unique_name('nobody'), password => 'wrong password 1', code => '123456'});
-        push @unknown, Time::HiRes::time() - $t;
+    for my $u (@users) {
+        for (1 .. 4) {    # under SecAuthLockout's five failures: every try is checked
+            my $t = Time::HiRes::time();
+            api(POST => '/login', {username => $u->{username}, password => 'wrong password 1', code => '123456'});
+            push @known, Time::HiRes::time() - $t;
+            $t = Time::HiRes::time();
+            api(POST => '/login', {username => unique_name('nobody'), password => 'wrong password 1', code => '123456'});
+            push @unknown, Time::HiRes::time() - $t;
+        }
     }
-    my ($k) = (sort { $a <=> $b } @known)[2];
-    my ($n) = (sort { $a <=> $b } @unknown)[2];
-    cmp_ok($n, '>', $k * 0.5, sprintf('timing: unknown user %.0f ms vs wrong password %.0f ms', $n * 1000, $k * 1000));
-    cmp_ok($n, '<', $k * 2 + 0.05, 'timing: not much slower either');
+    my ($k) = sort { $a <=> $b } @known;
+    my ($n) = sort { $a <=> $b } @unknown;
+    cmp_ok($n, '>', $k * 0.5, sprintf('timing: unknown user %.0f ms vs wrong password %.0f ms (fastest of 8)',
+                                      $n * 1000, $k * 1000));
+    cmp_ok($n, '<', $k * 2 + 0.02, 'timing: not much slower either');
 }
 
 # legacy hashes and plain secrets (rows carried over from the Flask app) are upgraded at login

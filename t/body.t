@@ -133,9 +133,9 @@ for my $path ('/register', '/login') {
         [qq({"username": "abc", "password": "long enough\0pass"}), qr/./, 'a raw NUL byte'],
         ['[]', 'the body must be a JSON object', 'a top-level array'],
         ['[{"username": "abc", "password": "long enough pass"}]', 'the body must be a JSON object', 'an object in an array'],
-        ['"username"', qr/JSON object|'\[' or '\{' expected/, 'a top-level string'],
-        ['42', qr/JSON object|'\[' or '\{' expected/, 'a top-level number'],
-        ['null', qr/JSON object|'\[' or '\{' expected/, 'top-level null'],
+        ['"username"', 'the body must be a JSON object', 'a top-level string'],
+        ['42', 'the body must be a JSON object', 'a top-level number'],
+        ['null', 'the body must be a JSON object', 'top-level null'],
     );
     for my $case (@bad) {
         my ($text, $detail, $what) = @$case;

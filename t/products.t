@@ -313,7 +313,8 @@ like($res->header('Link') // '', qr{^</api/products\?after=\d+&limit=1>; rel="ne
 
 # ---- pagination ----
 for my $q ('limit=0', 'limit=1001', 'limit=abc', 'limit=', 'limit=-1', 'limit=1.5',
-           'after=-1', 'after=x', 'after=99999999999', 'limit=5&limit=6') {
+           'after=-1', 'after=x', 'after=99999999999', 'limit=5&limit=6', 'limit', 'after=',
+           'after=1&after=2', 'limit=1&x=1&limit=1') {
     $res = japi(GET => "/products?$q", undef, auth());
     ok(is_problem($res, 400, $q), "?$q is 400");
     my ($field) = $q =~ /^(\w+)/;
