@@ -4,6 +4,7 @@
  * code) with the lockout kept in the database; logout by revoking the token id; /me. Every
  * login outcome, lockout, replay and enrolment is logged at notice, never with a secret. */
 #include "accounts.h"
+#include "account_input.h"
 #include "access.h"
 #include "crypto.h"
 #include "password.h"
@@ -18,8 +19,6 @@
 
 APLOG_USE_MODULE(secauth);
 
-#define USERNAME_MIN 3
-#define USERNAME_MAX 50
 #define DEFAULT_ROLE "editor"
 
 /* Ten codes of ten characters from 32 symbols: 50 bits each. Crockford's alphabet (no i, l,
@@ -142,6 +141,24 @@ static int server_error(request_rec *r, const char *what)
     return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR, "internal error", NULL);
 }
 
+/* The request's field-error list, for the validators of account_input.c to fill. */
+static json_t *field_errors(secauth_req_t *req)
+{
+    if (!req->errors) {
+        req->errors = secauth_json_pool(req->r->pool, json_array());
+    }
+    return req->errors;
+}
+
+/* 1 when the validators found errors; otherwise the list is dropped, as if never made. */
+static int has_field_errors(secauth_req_t *req)
+{
+    if (req->errors && !json_array_size(req->errors)) {
+        req->errors = NULL;
+    }
+    return req->errors != NULL;
+}
+
 /* The request body as an object of allowed members only; NULL when a problem was sent, and
  * *rc is then what the handler returns. */
 static json_t *request_object(secauth_req_t *req, const char *const *allowed, int *rc)
@@ -154,42 +171,6 @@ static json_t *request_object(secauth_req_t *req, const char *const *allowed, in
     }
     *rc = secauth_reject_unknown_fields(req, body, allowed);
     return req->errors ? NULL : body;
-}
-
-/* A string member; NULL when absent (an error when required) or not a string. */
-static const char *string_field(secauth_req_t *req, json_t *body, const char *name,
-                                int required)
-{
-    json_t *v = json_object_get(body, name);
-
-    if (!v) {
-        if (required) {
-            secauth_field_error(req, name, "is required");
-        }
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        secauth_field_error(req, name, "must be a string");
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-/* NULL when name is an acceptable username, else why not. */
-static const char *username_problem(const char *name)
-{
-    apr_size_t n = secauth_utf8_length(name);
-    const char *c;
-
-    if (n < USERNAME_MIN || n > USERNAME_MAX) {
-        return "must be 3 to 50 characters";
-    }
-    for (c = name; *c; c++) {
-        if (!apr_isalnum(*c) && !strchr("._@+-", *c)) {
-            return "may contain only letters, digits and . _ @ + -";
-        }
-    }
-    return NULL;
 }
 
 static int lookup_user(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
@@ -548,7 +529,8 @@ int secauth_register(secauth_req_t *req)
     static const char *const allowed[] = {"username", "password", NULL};
     request_rec *r = req->r;
     unsigned char secret[SECAUTH_TOTP_SECRET_LEN];
-    const char *username, *password, *why, *hash, *uri, *token;
+    const char *username, *password, *hash, *uri, *token;
+    secauth_account_input_t in;
     ap_dbd_t *dbd;
     json_t *body;
     int rc, id = 0;
@@ -556,26 +538,14 @@ int secauth_register(secauth_req_t *req)
     if (!(body = request_object(req, allowed, &rc))) {
         return rc;
     }
-    username = string_field(req, body, "username", 1);
-    password = string_field(req, body, "password", 1);
-    if (username) {
-        if ((why = username_problem(username))) {
-            secauth_field_error(req, "username", why);
-            username = NULL;
-        }
-        else {
-            username = ascii_lower(r->pool, username);
-        }
-    }
-    if (password && (why = secauth_password_policy(r->pool, password, username,
-                                                   req->conf->password_min_length,
-                                                   SECAUTH_PASSWORD_MAX_LENGTH,
-                                                   req->conf->common_passwords))) {
-        secauth_field_error(req, "password", why);
-    }
-    if (req->errors) {
+    secauth_register_validate(r->pool, body, req->conf->password_min_length,
+                              SECAUTH_PASSWORD_MAX_LENGTH, req->conf->common_passwords, &in,
+                              field_errors(req));
+    if (has_field_errors(req)) {
         return secauth_send_field_errors(req);
     }
+    username = in.username;
+    password = in.password;
 
     if (!(hash = secauth_password_hash(r->pool, &req->conf->argon2, password))) {
         return server_error(r, "password hashing failed");
@@ -750,6 +720,7 @@ int secauth_verify_2fa(secauth_req_t *req)
     unsigned char *secret;
     long long matched;
     apr_size_t len;
+    secauth_account_input_t in;
     ap_dbd_t *dbd;
     json_t *body, *list;
     int rc, legacy, user_id, i;
@@ -760,11 +731,12 @@ int secauth_verify_2fa(secauth_req_t *req)
     if (!(body = request_object(req, allowed, &rc))) {
         return rc;
     }
-    username = string_field(req, body, "username", 1);
-    code = string_field(req, body, "code", 1);
-    if (req->errors) {
+    secauth_verify_validate(body, &in, field_errors(req));
+    if (has_field_errors(req)) {
         return secauth_send_field_errors(req);
     }
+    username = in.username;
+    code = in.code;
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);
     }
@@ -871,6 +843,7 @@ int secauth_login(secauth_req_t *req)
     const char *username, *password, *code, *recovery, **row, *token;
     unsigned char *secret = NULL;
     apr_size_t len = 0;
+    secauth_account_input_t in;
     ap_dbd_t *dbd;
     json_t *body;
     int rc, legacy = 0, replayed = 0, user_id;
@@ -878,16 +851,14 @@ int secauth_login(secauth_req_t *req)
     if (!(body = request_object(req, allowed, &rc))) {
         return rc;
     }
-    username = string_field(req, body, "username", 1);
-    password = string_field(req, body, "password", 1);
-    code = string_field(req, body, "code", 0);
-    recovery = string_field(req, body, "recovery_code", 0);
-    if (code && recovery) {
-        secauth_field_error(req, "recovery_code", "cannot be given together with code");
-    }
-    if (req->errors) {
+    secauth_login_validate(body, &in, field_errors(req));
+    if (has_field_errors(req)) {
         return secauth_send_field_errors(req);
     }
+    username = in.username;
+    password = in.password;
+    code = in.code;
+    recovery = in.recovery_code;
     username = ascii_lower(r->pool, username);
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);

@@ -60,17 +60,23 @@ static void sqlite_busy_timeout(request_rec *r, ap_dbd_t *dbd)
 }
 
 /* After the database comes back, the pool still holds connections to the old server: mod_dbd
- * finds each dead one on its check, drops it and returns NULL. A few more tries get a live or
- * fresh connection instead of failing this request too; when the server is really down each try
- * fails at connect (bounded by connecttimeout in DBDParams). */
-#define ACQUIRE_TRIES 3
+ * finds each dead one on its check, drops it and returns NULL. More tries get a live or fresh
+ * connection instead of failing this request too. A pool holds about DBDKeep idle connections,
+ * so a handful of tries drains it; the time budget bounds the tries while the server is really
+ * down (each then fails at connect, itself bounded by connecttimeout in DBDParams). */
+#define ACQUIRE_TRIES 8
+#define ACQUIRE_BUDGET apr_time_from_msec(1000)
 
 ap_dbd_t *secauth_db_acquire(request_rec *r)
 {
     ap_dbd_t *dbd = NULL;
+    apr_time_t deadline = apr_time_now() + ACQUIRE_BUDGET;
     int i;
 
     for (i = 0; i < ACQUIRE_TRIES && dbd_acquire && !dbd; i++) {
+        if (i > 0 && apr_time_now() > deadline) {
+            break;
+        }
         dbd = dbd_acquire(r);
     }
     if (!dbd) {

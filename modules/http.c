@@ -1,6 +1,7 @@
 /* http.c — request bodies, strict JSON, JSON and problem+json responses, routing relative to
  * the mount point, and the filter that turns httpd's own error pages into problem+json. */
 #include "http.h"
+#include "body.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -125,8 +126,7 @@ void secauth_field_error(secauth_req_t *req, const char *field, const char *deta
     if (!req->errors) {
         req->errors = secauth_json_pool(req->r->pool, json_array());
     }
-    json_array_append_new(req->errors, json_pack("{s:s, s:s}", "field", field,
-                                                 "detail", detail));
+    secauth_errors_add(req->errors, field, detail);
 }
 
 int secauth_send_field_errors(secauth_req_t *req)
@@ -195,7 +195,7 @@ static int read_body(secauth_req_t *req, char **buf, apr_size_t *len)
 int secauth_read_json(secauth_req_t *req, json_t **body)
 {
     request_rec *r = req->r;
-    json_error_t jerr;
+    const char *err = NULL;
     char *buf = NULL;
     apr_size_t len = 0;
     json_t *value;
@@ -208,46 +208,24 @@ int secauth_read_json(secauth_req_t *req, json_t **body)
     if ((rc = read_body(req, &buf, &len)) != OK || r->status >= 400) {
         return rc == OK ? DONE : rc;
     }
-    if (!len) {
-        return secauth_problem(r, HTTP_BAD_REQUEST, "the request body is empty", NULL);
+    if (!(value = secauth_json_body(r->pool, buf, len, &err))) {
+        return secauth_problem(r, HTTP_BAD_REQUEST, err, NULL);
     }
-    if (!secauth_utf8_valid(buf, len)) {
-        return secauth_problem(r, HTTP_BAD_REQUEST, "the body is not valid UTF-8", NULL);
-    }
-    /* JSON_DECODE_ANY so that a scalar top level gets the same message as an array */
-    value = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!value) {
-        return secauth_problem(r, HTTP_BAD_REQUEST,
-                               apr_psprintf(r->pool, "invalid JSON at line %d, column %d: %s",
-                                            jerr.line, jerr.column, jerr.text), NULL);
-    }
-    secauth_json_pool(r->pool, value);
-    if (!json_is_object(value)) {
-        return secauth_problem(r, HTTP_BAD_REQUEST, "the body must be a JSON object", NULL);
-    }
-    *body = value;
+    *body = secauth_json_pool(r->pool, value);
     return OK;
 }
 
 int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *const *allowed)
 {
-    const char *key;
-    json_t *value;
+    json_t *unknown = secauth_json_pool(req->r->pool, json_array());
+    json_t *e;
+    size_t i;
 
-    json_object_foreach(body, key, value) {
-        const char *const *a;
-        int known = 0;
-        for (a = allowed; *a; a++) {
-            if (!strcmp(*a, key)) {
-                known = 1;
-                break;
-            }
-        }
-        if (!known) {
-            secauth_field_error(req, key, "is not a known field");
-        }
+    secauth_unknown_fields(body, allowed, unknown);
+    json_array_foreach(unknown, i, e) {
+        secauth_field_error(req, json_string_value(json_object_get(e, "field")),
+                            json_string_value(json_object_get(e, "detail")));
     }
-    (void)value;
     return req->errors ? secauth_send_field_errors(req) : OK;
 }
 

@@ -1,0 +1,93 @@
+/* account_input.c — the checks of the register, verify-2fa and login bodies: required string
+ * members, the username's characters and length, the password policy. Pure (APR, jansson and
+ * password.c), so accounts.c calls them on a parsed body and fuzz/fuzz_accounts.c on any JSON. */
+#include "account_input.h"
+#include "body.h"
+#include "password.h"
+
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <string.h>
+
+/* A string member; NULL when absent (an error when required) or not a string. */
+static const char *string_field(json_t *body, const char *name, int required, json_t *errors)
+{
+    json_t *v = json_object_get(body, name);
+
+    if (!v) {
+        if (required) {
+            secauth_errors_add(errors, name, "is required");
+        }
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        secauth_errors_add(errors, name, "must be a string");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+const char *secauth_username_problem(const char *name)
+{
+    apr_size_t n = secauth_utf8_length(name);
+    const char *c;
+
+    if (n < SECAUTH_USERNAME_MIN || n > SECAUTH_USERNAME_MAX) {
+        return "must be 3 to 50 characters";
+    }
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && !strchr("._@+-", *c)) {
+            return "may contain only letters, digits and . _ @ + -";
+        }
+    }
+    return NULL;
+}
+
+void secauth_register_validate(apr_pool_t *p, json_t *body, int password_min,
+                               int password_max, apr_hash_t *common,
+                               secauth_account_input_t *in, json_t *errors)
+{
+    const char *why;
+    char *lower, *c;
+
+    memset(in, 0, sizeof(*in));
+    in->username = string_field(body, "username", 1, errors);
+    in->password = string_field(body, "password", 1, errors);
+    if (in->username) {
+        if ((why = secauth_username_problem(in->username))) {
+            secauth_errors_add(errors, "username", why);
+            in->username = NULL;
+        }
+        else {
+            /* stored and compared lower-cased (API.md §2) */
+            lower = apr_pstrdup(p, in->username);
+            for (c = lower; *c; c++) {
+                *c = (char)apr_tolower(*c);
+            }
+            in->username = lower;
+        }
+    }
+    if (in->password && (why = secauth_password_policy(p, in->password, in->username,
+                                                       password_min, password_max, common))) {
+        secauth_errors_add(errors, "password", why);
+    }
+}
+
+void secauth_verify_validate(json_t *body, secauth_account_input_t *in, json_t *errors)
+{
+    memset(in, 0, sizeof(*in));
+    in->username = string_field(body, "username", 1, errors);
+    in->code = string_field(body, "code", 1, errors);
+}
+
+void secauth_login_validate(json_t *body, secauth_account_input_t *in, json_t *errors)
+{
+    memset(in, 0, sizeof(*in));
+    in->username = string_field(body, "username", 1, errors);
+    in->password = string_field(body, "password", 1, errors);
+    in->code = string_field(body, "code", 0, errors);
+    in->recovery_code = string_field(body, "recovery_code", 0, errors);
+    if (in->code && in->recovery_code) {
+        secauth_errors_add(errors, "recovery_code", "cannot be given together with code");
+    }
+}

@@ -1,0 +1,33 @@
+/* account_input.h — validation of the account routes' request bodies (register, verify-2fa,
+ * login; API.md §2), apart from request handling. */
+#ifndef SECAUTH_ACCOUNT_INPUT_H
+#define SECAUTH_ACCOUNT_INPUT_H
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+#include <jansson.h>
+
+#define SECAUTH_USERNAME_MIN 3
+#define SECAUTH_USERNAME_MAX 50
+
+/* The members a body gave (NULL when absent or refused), pointing into the body except the
+ * lower-cased username of a registration (from p). */
+typedef struct {
+    const char *username;
+    const char *password;
+    const char *code;
+    const char *recovery_code;
+} secauth_account_input_t;
+
+/* NULL when name is an acceptable username, else why not. */
+const char *secauth_username_problem(const char *name);
+
+/* Each appends {field, detail} to the array errors for every bad member; unknown members
+ * are not checked here (secauth_unknown_fields). */
+void secauth_register_validate(apr_pool_t *p, json_t *body, int password_min,
+                               int password_max, apr_hash_t *common,
+                               secauth_account_input_t *in, json_t *errors);
+void secauth_verify_validate(json_t *body, secauth_account_input_t *in, json_t *errors);
+void secauth_login_validate(json_t *body, secauth_account_input_t *in, json_t *errors);
+
+#endif
