@@ -15,6 +15,7 @@
 #include "modules/db.h"
 #include "modules/http.h"
 #include "modules/ops.h"
+#include "modules/password.h"
 #include "modules/products.h"
 #include "modules/totp.h"
 
@@ -91,6 +92,10 @@ static void secauth_child_init(apr_pool_t *p, server_rec *s)
     if (secauth_totp_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10504)
                      "mod_secauth: liboath failed to initialise");
+    }
+    if (secauth_password_gate_init(p, secauth_server_config(s)->hash_concurrency) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10505)
+                     "mod_secauth: cannot create the password hashing gate");
     }
     secauth_admin_bootstrap(p, s);
 }

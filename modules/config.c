@@ -9,6 +9,7 @@
 #include "apr_lib.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 APLOG_USE_MODULE(secauth);
 
@@ -31,6 +32,7 @@ void *secauth_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->clock_skew = SECAUTH_UNSET;
     conf->totp_skew = SECAUTH_UNSET;
     conf->password_min_length = SECAUTH_UNSET;
+    conf->hash_concurrency = SECAUTH_UNSET;
     conf->lockout_failures = SECAUTH_UNSET;
     conf->lockout_first_delay = SECAUTH_UNSET;
     conf->lockout_max_delay = SECAUTH_UNSET;
@@ -58,6 +60,7 @@ void *secauth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(totp_skew);
     conf->argon2 = add->argon2.m_cost ? add->argon2 : base->argon2;
     MERGE_INT(password_min_length);
+    MERGE_INT(hash_concurrency);
     MERGE_PTR(common_passwords_file);
     MERGE_INT(lockout_failures);
     MERGE_INT(lockout_first_delay);
@@ -197,6 +200,9 @@ static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
             conf->password_min_length = v;
         }
     }
+    else if (!strcasecmp(name, "SecAuthHashConcurrency")) {
+        if (!(err = parse_int_range(cmd, arg, 1, 1024, &v))) conf->hash_concurrency = v;
+    }
     else if (!strcasecmp(name, "SecAuthMaxBody")) {
         if (!(err = parse_int_range(cmd, arg, 1024, 16 * 1024 * 1024, &v))) conf->max_body = v;
     }
@@ -282,6 +288,8 @@ const command_rec secauth_directives[] = {
                   "accepted TOTP steps either side of now (default 1)"),
     AP_INIT_TAKE_ARGV("SecAuthPasswordHash", set_password_hash, NULL, RSRC_CONF,
                       "argon2id m=KiB t=iterations p=lanes (default m=19456 t=2 p=1)"),
+    AP_INIT_TAKE1("SecAuthHashConcurrency", set_int, NULL, RSRC_CONF,
+                  "argon2id hashes run at once per process (default: the number of CPUs)"),
     AP_INIT_TAKE1("SecAuthPasswordMinLength", set_int, NULL, RSRC_CONF,
                   "minimum password length in characters (default 12)"),
     AP_INIT_TAKE1("SecAuthCommonPasswords", set_string, NULL, RSRC_CONF,
@@ -398,6 +406,10 @@ static void apply_defaults(secauth_server_conf *conf)
         conf->argon2.parallelism = 1;
     }
     if (conf->password_min_length == SECAUTH_UNSET) conf->password_min_length = 12;
+    if (conf->hash_concurrency == SECAUTH_UNSET) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        conf->hash_concurrency = cpus > 0 ? (int)cpus : 1;
+    }
     if (!conf->common_passwords_file) conf->common_passwords_file = SECAUTH_DATADIR "/common-passwords.txt";
     if (conf->lockout_failures == SECAUTH_UNSET) {
         conf->lockout_failures = 5;

@@ -35,6 +35,7 @@ typedef struct {
     /* passwords */
     secauth_argon2_params_t argon2;   /* m_cost 0 = unset */
     int password_min_length;
+    int hash_concurrency;             /* argon2id hashes at once per process */
     const char *common_passwords_file;
     apr_hash_t *common_passwords;
     const char *dummy_hash;

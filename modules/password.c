@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <apr_file_io.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
 #include <apr_strings.h>
 
 #include <argon2.h>
@@ -31,6 +33,49 @@
 /* The common list is a small text file; anything much larger is not the file we meant. */
 #define COMMON_LIST_MAX_SIZE  (64 * 1024 * 1024)
 
+/* ---- the hashing gate ---- */
+
+/* argon2id is memory-hard: each hash streams through m KiB. Run by every worker thread at once,
+ * hashes evict each other from the caches and each one takes many times longer, so a process
+ * lets only a few run at a time (as many as the cores by default) and the others wait their
+ * turn; the same bound caps the memory the hashes hold. Without a gate (unit tests, tools) every
+ * call runs at once. */
+static apr_thread_mutex_t *gate_mutex;
+static apr_thread_cond_t *gate_cond;
+static int gate_free;
+
+int secauth_password_gate_init(apr_pool_t *p, int concurrent)
+{
+    if (concurrent < 1
+        || apr_thread_mutex_create(&gate_mutex, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
+        || apr_thread_cond_create(&gate_cond, p) != APR_SUCCESS) {
+        gate_mutex = NULL;
+        return -1;
+    }
+    gate_free = concurrent;
+    return 0;
+}
+
+static void gate_enter(void)
+{
+    if (!gate_mutex) return;
+    apr_thread_mutex_lock(gate_mutex);
+    while (gate_free == 0) {
+        apr_thread_cond_wait(gate_cond, gate_mutex);
+    }
+    gate_free--;
+    apr_thread_mutex_unlock(gate_mutex);
+}
+
+static void gate_leave(void)
+{
+    if (!gate_mutex) return;
+    apr_thread_mutex_lock(gate_mutex);
+    gate_free++;
+    apr_thread_cond_signal(gate_cond);
+    apr_thread_mutex_unlock(gate_mutex);
+}
+
 /* ---- argon2id ---- */
 
 const char *secauth_password_hash(apr_pool_t *p, const secauth_argon2_params_t *params,
@@ -47,9 +92,11 @@ const char *secauth_password_hash(apr_pool_t *p, const secauth_argon2_params_t *
     encoded_len = argon2_encodedlen(params->t_cost, params->m_cost, params->parallelism,
                                     ARGON2_SALT_LEN, ARGON2_HASH_LEN, Argon2_id);
     encoded = apr_palloc(p, encoded_len);
+    gate_enter();
     rc = argon2id_hash_encoded(params->t_cost, params->m_cost, params->parallelism,
                                password, strlen(password), salt, sizeof(salt),
                                ARGON2_HASH_LEN, encoded, encoded_len);
+    gate_leave();
     OPENSSL_cleanse(salt, sizeof(salt));
     return rc == ARGON2_OK ? encoded : NULL;
 }
@@ -233,7 +280,11 @@ int secauth_password_verify(apr_pool_t *p, const char *stored, const char *passw
     }
     /* The PHC string carries its own parameters and salt. */
     if (strncmp(stored, ARGON2ID_PREFIX, strlen(ARGON2ID_PREFIX)) == 0) {
-        return argon2id_verify(stored, password, strlen(password)) == ARGON2_OK;
+        int rc;
+        gate_enter();
+        rc = argon2id_verify(stored, password, strlen(password));
+        gate_leave();
+        return rc == ARGON2_OK;
     }
     return werkzeug_verify(p, stored, password);
 }

@@ -18,6 +18,10 @@ typedef struct {
 const char *secauth_password_hash(apr_pool_t *p, const secauth_argon2_params_t *params,
                                   const char *password);
 
+/* Limits the argon2id hashes running at once in this process to concurrent (once per process,
+ * in child_init; p outlives every hash). 0 on success. */
+int secauth_password_gate_init(apr_pool_t *p, int concurrent);
+
 /* 1 when password matches stored (argon2id PHC, or Werkzeug "pbkdf2:sha256:ITER$salt$hex",
  * "scrypt:N:r:p$salt$hex"), 0 otherwise (including unparseable stored strings). */
 int secauth_password_verify(apr_pool_t *p, const char *stored, const char *password);
