@@ -74,6 +74,7 @@ const secauth_stmt_t secauth_account_statements[] = {
     {"secauth_acct_reseal",
      "UPDATE users SET twofa_secret = %s WHERE id = %d AND twofa_secret = %s", NULL},
     {"secauth_acct_codes_clear", "DELETE FROM recovery_codes WHERE user_id = %d", NULL},
+    {"secauth_acct_codes_count", "SELECT COUNT(*) FROM recovery_codes WHERE user_id = %d", NULL},
     {"secauth_acct_code_add", "INSERT INTO recovery_codes (user_id, code_hash) VALUES (%d, %s)",
      NULL},
     {"secauth_acct_code_use",
@@ -698,8 +699,15 @@ static int confirm_enrolment(secauth_req_t *req, ap_dbd_t *dbd, int user_id, apr
     args[3] = &step;
     rc = secauth_db_exec(r, dbd, "secauth_acct_confirm", args, &affected);
     if (rc == SECAUTH_DB_OK && affected == 1) {
+        secauth_rows_t left;
         args[0] = &user_id;
-        rc = secauth_db_exec(r, dbd, "secauth_acct_codes_clear", args, NULL);
+        /* A DELETE that matches nothing still takes InnoDB gap locks, and two enrolments
+         * inserting their codes next to each other's locked gaps deadlock: delete only what
+         * is there (codes left over from an earlier enrolment) */
+        rc = secauth_db_select(r, dbd, "secauth_acct_codes_count", args, &left);
+        if (rc == SECAUTH_DB_OK && left.nrows == 1 && left.rows[0][0] && atoi(left.rows[0][0]) > 0) {
+            rc = secauth_db_exec(r, dbd, "secauth_acct_codes_clear", args, NULL);
+        }
         for (i = 0; i < RECOVERY_CODES && rc == SECAUTH_DB_OK; i++) {
             args[1] = hashes[i];
             rc = secauth_db_exec(r, dbd, "secauth_acct_code_add", args, NULL);
