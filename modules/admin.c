@@ -20,8 +20,6 @@ APLOG_USE_MODULE(secauth);
 
 #define USER_COLUMNS "id, username, role, disabled, twofa_confirmed, locked_until, created_at"
 
-#define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
 
 /* Times written to updated_at come from the module (UTC), as in the other parts, so that both
  * drivers store the same thing whatever the database's clock and zone. */
@@ -178,63 +176,6 @@ static int send_user(secauth_req_t *req, ap_dbd_t *dbd)
 
 /* ---- GET /users ---- */
 
-/* A decimal in [min, max] (leading zeros allowed), or -1. */
-static apr_int64_t bounded_number(const char *v, apr_int64_t min, apr_int64_t max)
-{
-    apr_int64_t n = 0;
-    const char *c;
-
-    if (!*v || strlen(v) > 10) return -1;
-    for (c = v; *c; c++) {
-        if (!apr_isdigit(*c)) return -1;
-        n = n * 10 + (*c - '0');
-    }
-    return n >= min && n <= max ? n : -1;
-}
-
-/* ?limit=1..1000 (default 100) and ?after=ID (0 or absent: from the start), read exactly as
- * GET /products reads them; a repeated parameter is an error rather than a guess. 1 when
- * acceptable, else 0 with the field errors collected. */
-static int parse_paging(secauth_req_t *req, int *limit, int *after)
-{
-    char *args = req->r->args ? apr_pstrdup(req->r->pool, req->r->args) : NULL;
-    char *pair, *state = NULL;
-    int seen_limit = 0, seen_after = 0;
-    apr_int64_t n;
-
-    *limit = PAGE_DEFAULT;
-    *after = 0;
-    for (pair = args ? apr_strtok(args, "&", &state) : NULL; pair;
-         pair = apr_strtok(NULL, "&", &state)) {
-        char *value = strchr(pair, '=');
-        if (value) *value++ = '\0';
-        else value = "";
-        if (!strcmp(pair, "limit")) {
-            if (seen_limit++) {
-                secauth_field_error(req, "limit", "is given more than once");
-            }
-            else if ((n = bounded_number(value, 1, PAGE_MAX)) < 0) {
-                secauth_field_error(req, "limit", "must be an integer from 1 to 1000");
-            }
-            else {
-                *limit = (int)n;
-            }
-        }
-        else if (!strcmp(pair, "after")) {
-            if (seen_after++) {
-                secauth_field_error(req, "after", "is given more than once");
-            }
-            else if ((n = bounded_number(value, 0, 2147483647)) < 0) {
-                secauth_field_error(req, "after", "must be a user id");
-            }
-            else {
-                *after = (int)n;
-            }
-        }
-    }
-    return req->errors ? 0 : 1;
-}
-
 int secauth_users_list(secauth_req_t *req)
 {
     request_rec *r = req->r;
@@ -249,7 +190,7 @@ int secauth_users_list(secauth_req_t *req)
     if ((rc = require_admin(req, &caller)) != OK) {
         return rc;
     }
-    if (!parse_paging(req, &limit, &after)) {
+    if (!secauth_parse_paging(req, "must be a user id", &limit, &after)) {
         return secauth_send_field_errors(req);
     }
     if (!(dbd = secauth_db_acquire(r))) {

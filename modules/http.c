@@ -215,6 +215,49 @@ int secauth_read_json(secauth_req_t *req, json_t **body)
     return OK;
 }
 
+/* A query value as a decimal in [min, max]; -1 when malformed. */
+static apr_int64_t bounded_number(const char *v, apr_int64_t min, apr_int64_t max)
+{
+    apr_int64_t n = 0;
+    const char *c;
+
+    if (!*v || strlen(v) > 10) return -1;
+    for (c = v; *c; c++) {
+        if (!apr_isdigit(*c)) return -1;
+        n = n * 10 + (*c - '0');
+    }
+    return n >= min && n <= max ? n : -1;
+}
+
+/* One paging parameter: stored in *out when valid, else a field error. */
+static void paging_param(secauth_req_t *req, const char *name, apr_int64_t min, apr_int64_t max,
+                         const char *detail, int *out)
+{
+    int repeated = 0;
+    const char *v = secauth_query_param(req->r->pool, req->r->args, name, &repeated);
+    apr_int64_t n;
+
+    if (!v) return;
+    if (repeated) {
+        secauth_field_error(req, name, "is given more than once");
+    }
+    else if ((n = bounded_number(v, min, max)) < 0) {
+        secauth_field_error(req, name, detail);
+    }
+    else {
+        *out = (int)n;
+    }
+}
+
+int secauth_parse_paging(secauth_req_t *req, const char *id_detail, int *limit, int *after)
+{
+    *limit = SECAUTH_PAGE_DEFAULT;
+    *after = 0;
+    paging_param(req, "limit", 1, SECAUTH_PAGE_MAX, "must be an integer from 1 to 1000", limit);
+    paging_param(req, "after", 0, 2147483647, id_detail, after);
+    return req->errors ? 0 : 1;
+}
+
 int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *const *allowed)
 {
     json_t *unknown = secauth_json_pool(req->r->pool, json_array());

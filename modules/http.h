@@ -48,6 +48,14 @@ int secauth_read_json(secauth_req_t *req, json_t **body);
 /* 400 naming the first member of body that is not in allowed (NULL-terminated); OK else. */
 int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *const *allowed);
 
+/* ?limit=1..1000 (default 100) and ?after=ID (0 or absent: from the start), the paging of every
+ * list route; other parameters are ignored and a repeated one is an error rather than a guess.
+ * id_detail is the after error, e.g. "must be a product id". 1 when acceptable, else 0 with the
+ * field errors collected. */
+#define SECAUTH_PAGE_DEFAULT 100
+#define SECAUTH_PAGE_MAX 1000
+int secauth_parse_paging(secauth_req_t *req, const char *id_detail, int *limit, int *after);
+
 /* Collects a field error; secauth_send_field_errors answers 400 with them all. */
 void secauth_field_error(secauth_req_t *req, const char *field, const char *detail);
 int secauth_send_field_errors(secauth_req_t *req);

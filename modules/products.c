@@ -17,8 +17,6 @@
 
 APLOG_USE_MODULE(secauth);
 
-#define LIMIT_DEFAULT         100
-#define LIMIT_MAX             1000
 /* Without If-Match a write retries when another writer got in between its read and its
  * conditional write; this many lost races in a row is a pathological load, answered 409. */
 #define WRITE_ATTEMPTS        8
@@ -297,55 +295,6 @@ int secauth_products_get(secauth_req_t *req)
     return send_product(req, HTTP_OK, &prod);
 }
 
-/* One query parameter's value as a decimal in [min, max]; -1 when malformed. */
-static apr_int64_t bounded_number(const char *v, apr_int64_t min, apr_int64_t max)
-{
-    apr_int64_t n = 0;
-    const char *c;
-
-    if (!*v || strlen(v) > 10) return -1;
-    for (c = v; *c; c++) {
-        if (!apr_isdigit(*c)) return -1;
-        n = n * 10 + (*c - '0');
-    }
-    return n >= min && n <= max ? n : -1;
-}
-
-/* ?limit=1..1000 (default 100) and ?after=<id> (0 or absent: from the start). Other
- * parameters are ignored; a repeated one is an error rather than a guess. */
-static void parse_list_args(secauth_req_t *req, int *limit, int *after)
-{
-    apr_pool_t *p = req->r->pool;
-    const char *v;
-    apr_int64_t n;
-    int repeated = 0;
-
-    *limit = LIMIT_DEFAULT;
-    *after = 0;
-    if ((v = secauth_query_param(p, req->r->args, "limit", &repeated))) {
-        if (repeated) {
-            secauth_field_error(req, "limit", "is given more than once");
-        }
-        else if ((n = bounded_number(v, 1, LIMIT_MAX)) < 0) {
-            secauth_field_error(req, "limit", "must be an integer from 1 to 1000");
-        }
-        else {
-            *limit = (int)n;
-        }
-    }
-    if ((v = secauth_query_param(p, req->r->args, "after", &repeated))) {
-        if (repeated) {
-            secauth_field_error(req, "after", "is given more than once");
-        }
-        else if ((n = bounded_number(v, 0, 2147483647)) < 0) {
-            secauth_field_error(req, "after", "must be a product id");
-        }
-        else {
-            *after = (int)n;
-        }
-    }
-}
-
 int secauth_products_list(secauth_req_t *req)
 {
     request_rec *r = req->r;
@@ -359,8 +308,7 @@ int secauth_products_list(secauth_req_t *req)
     if ((rc = authorize(req, 0)) != OK) {
         return rc;
     }
-    parse_list_args(req, &limit, &after);
-    if (req->errors) {
+    if (!secauth_parse_paging(req, "must be a product id", &limit, &after)) {
         return secauth_send_field_errors(req);
     }
     if (!(dbd = secauth_db_acquire(r))) {
