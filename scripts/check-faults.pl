@@ -84,9 +84,10 @@ my $r;
 my %auth = (Authorization => "Bearer $token");
 my $log0 = log_size();
 
-# ---- (a) database outage under steady write load ----
-print "# (a) database outage under write load: 4 writers; MariaDB stopped 10 s, then 5 s more load\n";
-{
+# Runs 4 client processes, each calling $step->($ua, $out, $worker, $i) in a loop and logging
+# to "$tmp.$prefix$worker", until the returned function is called (which waits for them).
+sub start_load {
+    my ($prefix, $step) = @_;
     my $stopfile = "$tmp.stop";
     unlink $stopfile;
     my @w;
@@ -94,27 +95,39 @@ print "# (a) database outage under write load: 4 writers; MariaDB stopped 10 s, 
         my $pid = fork // die "fork: $!";
         if (!$pid) {
             my $ua = ua();
-            open my $out, '>', "$tmp.w$wk" or die $!;
+            open my $out, '>', "$tmp.$prefix$wk" or die $!;
             $out->autoflush(1);
             my $i = 0;
-            until (-e $stopfile) {
-                my $name = "$tag-load-$wk-" . $i++;
-                my $req = HTTP::Request->new(POST => "$base/products");
-                $req->header(%auth, 'Content-Type' => 'application/json');
-                $req->content($JSON->encode({name => $name, price => 1.25}));
-                my $t0 = time;
-                my $res = $ua->request($req);
-                my $dt = time - $t0;
-                printf $out "%s\t%d\t%.3f\t%s\t%s\t%s\t%.3f\n", $name, $res->code, $dt,
-                    $res->header('Content-Type') // '-', $res->header('Retry-After') // '-',
-                    ($res->header('Client-Warning') // '') =~ /Internal/ ? 'client' : 'server', $t0;
-                sleep 0.02;
-            }
+            $step->($ua, $out, $wk, $i++) until -e $stopfile;
             close $out;
             POSIX::_exit(0);
         }
         push @w, $pid;
     }
+    return sub {
+        open my $sf, '>', $stopfile; close $sf;
+        waitpid($_, 0) for @w;
+        unlink $stopfile;
+    };
+}
+
+# ---- (a) database outage under steady write load ----
+print "# (a) database outage under write load: 4 writers; MariaDB stopped 10 s, then 5 s more load\n";
+{
+    my $stop_load = start_load('w', sub {
+        my ($ua, $out, $wk, $i) = @_;
+        my $name = "$tag-load-$wk-$i";
+        my $req = HTTP::Request->new(POST => "$base/products");
+        $req->header(%auth, 'Content-Type' => 'application/json');
+        $req->content($JSON->encode({name => $name, price => 1.25}));
+        my $t0 = time;
+        my $res = $ua->request($req);
+        my $dt = time - $t0;
+        printf $out "%s\t%d\t%.3f\t%s\t%s\t%s\t%.3f\n", $name, $res->code, $dt,
+            $res->header('Content-Type') // '-', $res->header('Retry-After') // '-',
+            ($res->header('Client-Warning') // '') =~ /Internal/ ? 'client' : 'server', $t0;
+        sleep 0.02;
+    });
     my $kids_before = children();
     sleep 3;
     my $t_stop = time;
@@ -125,9 +138,7 @@ print "# (a) database outage under write load: 4 writers; MariaDB stopped 10 s, 
     ok(db_ctl('start'), 'MariaDB started again');
     my $t_started = time;
     sleep 5;
-    open my $sf, '>', $stopfile; close $sf;
-    waitpid($_, 0) for @w;
-    unlink $stopfile;
+    $stop_load->();
     my $kids_after = children();
 
     my (@rows);
@@ -171,35 +182,20 @@ print "# (a) database outage under write load: 4 writers; MariaDB stopped 10 s, 
 # ---- (b) graceful restarts under load ----
 print "# (b) apachectl -k graceful x3 under load (GET /products, POST /products, GET /health)\n";
 {
-    my $stopfile = "$tmp.stop";
-    unlink $stopfile;
-    my @w;
-    for my $wk (1 .. 4) {
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            my $ua = ua();
-            open my $out, '>', "$tmp.g$wk" or die $!;
-            $out->autoflush(1);
-            my $i = 0;
-            until (-e $stopfile) {
-                my $req;
-                my $k = $i % 3;
-                if ($k == 0) { $req = HTTP::Request->new(GET => "$base/products?limit=5"); $req->header(%auth) }
-                elsif ($k == 1) {
-                    $req = HTTP::Request->new(POST => "$base/products");
-                    $req->header(%auth, 'Content-Type' => 'application/json');
-                    $req->content($JSON->encode({name => "$tag-graceful-$wk-$i", price => 2}));
-                }
-                else { $req = HTTP::Request->new(GET => "$base/health") }
-                $i++;
-                my $res = $ua->request($req);
-                printf $out "%s %d %s\n", $req->method, $res->code, $res->code >= 300 ? $res->message : '';
-            }
-            close $out;
-            POSIX::_exit(0);
+    my $stop_load = start_load('g', sub {
+        my ($ua, $out, $wk, $i) = @_;
+        my $req;
+        my $k = $i % 3;
+        if ($k == 0) { $req = HTTP::Request->new(GET => "$base/products?limit=5"); $req->header(%auth) }
+        elsif ($k == 1) {
+            $req = HTTP::Request->new(POST => "$base/products");
+            $req->header(%auth, 'Content-Type' => 'application/json');
+            $req->content($JSON->encode({name => "$tag-graceful-$wk-$i", price => 2}));
         }
-        push @w, $pid;
-    }
+        else { $req = HTTP::Request->new(GET => "$base/health") }
+        my $res = $ua->request($req);
+        printf $out "%s %d %s\n", $req->method, $res->code, $res->code >= 300 ? $res->message : '';
+    });
     sleep 1;
     my $log1 = log_size();
     my $gr = 0;
@@ -207,9 +203,7 @@ print "# (b) apachectl -k graceful x3 under load (GET /products, POST /products,
         $gr++ if system("$ENV{HTTPD_CTL} -k graceful") == 0;
         sleep 2;
     }
-    open my $sf, '>', $stopfile; close $sf;
-    waitpid($_, 0) for @w;
-    unlink $stopfile;
+    $stop_load->();
     my @lines;
     for my $wk (1 .. 4) {
         open my $in, '<', "$tmp.g$wk" or die $!;
