@@ -227,15 +227,15 @@ static const char *set_password_hash(cmd_parms *cmd, void *dummy, int argc, char
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strncmp(a, "m=", 2)) {
-            if ((err = parse_int_range(cmd, a + 2, 8, 4 * 1024 * 1024, &v))) return err;
+            if ((err = parse_int_range(cmd, a + 2, 8, (int)SECAUTH_ARGON2_MAX_M, &v))) return err;
             params.m_cost = v;
         }
         else if (!strncmp(a, "t=", 2)) {
-            if ((err = parse_int_range(cmd, a + 2, 1, 100, &v))) return err;
+            if ((err = parse_int_range(cmd, a + 2, 1, (int)SECAUTH_ARGON2_MAX_T, &v))) return err;
             params.t_cost = v;
         }
         else if (!strncmp(a, "p=", 2)) {
-            if ((err = parse_int_range(cmd, a + 2, 1, 64, &v))) return err;
+            if ((err = parse_int_range(cmd, a + 2, 1, (int)SECAUTH_ARGON2_MAX_P, &v))) return err;
             params.parallelism = v;
         }
         else {

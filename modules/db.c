@@ -4,12 +4,15 @@
 #include "db.h"
 
 #include "http_log.h"
+#include "http_request.h"
 #include "apr_strings.h"
 #include "apr_optional.h"
+#include "apr_thread_mutex.h"
 
 APLOG_USE_MODULE(secauth);
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare;
 
 const secauth_stmt_t secauth_db_statements[] = {
@@ -20,9 +23,10 @@ const secauth_stmt_t secauth_db_statements[] = {
 
 int secauth_db_init(void)
 {
-    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     dbd_prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
-    return dbd_acquire && dbd_prepare;
+    return dbd_open && dbd_close && dbd_prepare;
 }
 
 void secauth_db_prepare(server_rec *s, const char *driver, const secauth_stmt_t *stmts)
@@ -59,6 +63,174 @@ static void sqlite_busy_timeout(request_rec *r, ap_dbd_t *dbd)
     apr_pool_userdata_setn(BUSY_MARK, BUSY_MARK, NULL, dbd->pool);
 }
 
+/* ---- the request's connection, and reuse between requests ----
+ *
+ * mod_dbd checks a connection (for MySQL a ping: one more round trip, a third of the
+ * database work of a read request) each time one is taken from its pool. A connection that a
+ * request of this process gave back a moment ago is known to work, so it rests on a short
+ * list and the next request of the same server takes it from there unchecked. A resting
+ * connection still counts as taken for mod_dbd, so DBDMax bounds them all; one that has
+ * rested longer than REUSE_WINDOW, whose request saw a database error or left a transaction
+ * open goes back to mod_dbd, which checks it on its next use. No thread waits in mod_dbd
+ * while a connection rests here: while any thread is inside ap_dbd_open, connections go
+ * straight back to mod_dbd. */
+#define REUSE_WINDOW apr_time_from_msec(250)
+#define HELD_KEY "secauth-dbd"
+
+typedef struct resting {
+    ap_dbd_t *dbd;
+    server_rec *s;
+    apr_time_t since;
+    struct resting *next;
+} resting_t;
+
+typedef struct {
+    ap_dbd_t *dbd;
+    server_rec *s;
+    apr_dbd_transaction_t *txn;   /* open transaction, rolled back at release */
+    int broken;                   /* a statement failed: mod_dbd must check it again */
+} held_t;
+
+static apr_thread_mutex_t *reuse_mutex;   /* guards everything below */
+static apr_pool_t *reuse_pool;
+static resting_t *resting_list;           /* most recently released first */
+static resting_t *spare_entries;
+static int threads_in_dbd_open;
+
+static apr_status_t close_resting(void *data)
+{
+    resting_t *e;
+    (void)data;
+
+    if (!reuse_mutex) return APR_SUCCESS;
+    apr_thread_mutex_lock(reuse_mutex);
+    for (e = resting_list; e; e = e->next) {
+        dbd_close(e->s, e->dbd);
+    }
+    resting_list = NULL;
+    apr_thread_mutex_unlock(reuse_mutex);
+    reuse_mutex = NULL;
+    return APR_SUCCESS;
+}
+
+int secauth_db_child_init(apr_pool_t *pchild)
+{
+    if (apr_pool_create(&reuse_pool, pchild) != APR_SUCCESS
+        || apr_thread_mutex_create(&reuse_mutex, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
+        reuse_mutex = NULL;
+        return -1;
+    }
+    /* before mod_dbd's pools (children of pchild) go: its pool must get every connection back */
+    apr_pool_pre_cleanup_register(pchild, NULL, close_resting);
+    return 0;
+}
+
+/* A connection of server s that rested for less than REUSE_WINDOW, or NULL. Connections that
+ * rested longer are handed back to mod_dbd on the way. */
+static ap_dbd_t *take_resting(server_rec *s)
+{
+    resting_t **link, *e, *stale = NULL;
+    apr_time_t now = apr_time_now();
+    ap_dbd_t *dbd = NULL;
+
+    if (!reuse_mutex) return NULL;
+    apr_thread_mutex_lock(reuse_mutex);
+    for (link = &resting_list; (e = *link); ) {
+        if (now - e->since > REUSE_WINDOW) {
+            /* the list is newest first: from here on every entry is stale */
+            stale = e;
+            *link = NULL;
+            break;
+        }
+        if (e->s == s) {
+            *link = e->next;
+            dbd = e->dbd;
+            e->next = spare_entries;
+            spare_entries = e;
+            break;
+        }
+        link = &e->next;
+    }
+    if (!dbd) {
+        threads_in_dbd_open++;
+    }
+    apr_thread_mutex_unlock(reuse_mutex);
+    while (stale) {
+        e = stale;
+        stale = e->next;
+        dbd_close(e->s, e->dbd);
+        apr_thread_mutex_lock(reuse_mutex);
+        e->next = spare_entries;
+        spare_entries = e;
+        apr_thread_mutex_unlock(reuse_mutex);
+    }
+    return dbd;
+}
+
+static void left_dbd_open(void)
+{
+    if (!reuse_mutex) return;
+    apr_thread_mutex_lock(reuse_mutex);
+    threads_in_dbd_open--;
+    apr_thread_mutex_unlock(reuse_mutex);
+}
+
+/* At the end of the request: to the resting list, or back to mod_dbd. */
+static apr_status_t release_connection(void *data)
+{
+    held_t *held = data;
+    resting_t *e = NULL;
+
+    if (held->txn) {
+        apr_pool_t *scratch;
+        if (apr_pool_create(&scratch, NULL) == APR_SUCCESS) {
+            apr_dbd_transaction_mode_set(held->dbd->driver, held->txn,
+                                         APR_DBD_TRANSACTION_ROLLBACK);
+            apr_dbd_transaction_end(held->dbd->driver, scratch, held->txn);
+            apr_pool_destroy(scratch);
+        }
+        held->broken = 1;
+    }
+    if (!held->broken && reuse_mutex) {
+        apr_thread_mutex_lock(reuse_mutex);
+        if (threads_in_dbd_open == 0) {
+            if ((e = spare_entries)) {
+                spare_entries = e->next;
+            }
+            else {
+                e = apr_palloc(reuse_pool, sizeof(*e));
+            }
+            e->dbd = held->dbd;
+            e->s = held->s;
+            e->since = apr_time_now();
+            e->next = resting_list;
+            resting_list = e;
+        }
+        apr_thread_mutex_unlock(reuse_mutex);
+    }
+    if (!e) {
+        dbd_close(held->s, held->dbd);
+    }
+    return APR_SUCCESS;
+}
+
+/* Subrequests and internal redirects share the initial request's connection, as with
+ * ap_dbd_acquire. */
+static request_rec *initial_request(request_rec *r)
+{
+    while (!ap_is_initial_req(r)) {
+        r = r->prev ? r->prev : r->main;
+    }
+    return r;
+}
+
+static held_t *held_connection(request_rec *r)
+{
+    void *held = NULL;
+    apr_pool_userdata_get(&held, HELD_KEY, initial_request(r)->pool);
+    return held;
+}
+
 /* After the database comes back, the pool still holds connections to the old server: mod_dbd
  * finds each dead one on its check, drops it and returns NULL. More tries get a live or fresh
  * connection instead of failing this request too. A pool holds about DBDKeep idle connections,
@@ -69,21 +241,36 @@ static void sqlite_busy_timeout(request_rec *r, ap_dbd_t *dbd)
 
 ap_dbd_t *secauth_db_acquire(request_rec *r)
 {
-    ap_dbd_t *dbd = NULL;
-    apr_time_t deadline = apr_time_now() + ACQUIRE_BUDGET;
+    request_rec *initial = initial_request(r);
+    held_t *held = held_connection(r);
+    ap_dbd_t *dbd;
+    apr_time_t deadline;
     int i;
 
-    for (i = 0; i < ACQUIRE_TRIES && dbd_acquire && !dbd; i++) {
-        if (i > 0 && apr_time_now() > deadline) {
-            break;
+    if (held) {
+        return held->dbd;
+    }
+    dbd = dbd_open ? take_resting(initial->server) : NULL;
+    if (!dbd && dbd_open) {
+        deadline = apr_time_now() + ACQUIRE_BUDGET;
+        for (i = 0; i < ACQUIRE_TRIES && !dbd; i++) {
+            if (i > 0 && apr_time_now() > deadline) {
+                break;
+            }
+            dbd = dbd_open(initial->pool, initial->server);
         }
-        dbd = dbd_acquire(r);
+        left_dbd_open();
     }
     if (!dbd) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10510)
                       "mod_secauth: no database connection (see mod_dbd's messages)");
         return NULL;
     }
+    held = apr_pcalloc(initial->pool, sizeof(*held));
+    held->dbd = dbd;
+    held->s = initial->server;
+    apr_pool_userdata_setn(held, HELD_KEY, NULL, initial->pool);
+    apr_pool_cleanup_register(initial->pool, held, release_connection, apr_pool_cleanup_null);
     sqlite_busy_timeout(r, dbd);
     return dbd;
 }
@@ -101,8 +288,13 @@ static apr_dbd_prepared_t *statement(request_rec *r, ap_dbd_t *dbd, const char *
 static int failure(request_rec *r, ap_dbd_t *dbd, const char *label, int rv)
 {
     const char *msg = apr_dbd_error(dbd->driver, dbd->handle, rv);
+    held_t *held;
+
     if (msg && (strstr(msg, "Duplicate entry") || strstr(msg, "UNIQUE constraint"))) {
         return SECAUTH_DB_DUPLICATE;
+    }
+    if ((held = held_connection(r)) && held->dbd == dbd) {
+        held->broken = 1;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10512)
                   "mod_secauth: %s failed: %s", label, msg ? msg : "unknown error");
@@ -181,15 +373,28 @@ int secauth_db_last_id(request_rec *r, ap_dbd_t *dbd, int *id)
 int secauth_db_begin(request_rec *r, ap_dbd_t *dbd, apr_dbd_transaction_t **txn)
 {
     int rv = apr_dbd_transaction_start(dbd->driver, r->pool, dbd->handle, txn);
-    return rv ? failure(r, dbd, "transaction start", rv) : SECAUTH_DB_OK;
+    held_t *held = held_connection(r);
+
+    if (rv) {
+        return failure(r, dbd, "transaction start", rv);
+    }
+    if (held && held->dbd == dbd) {
+        held->txn = *txn;
+    }
+    return SECAUTH_DB_OK;
 }
 
 int secauth_db_end(request_rec *r, ap_dbd_t *dbd, apr_dbd_transaction_t *txn, int commit)
 {
     int rv;
+    held_t *held = held_connection(r);
+
     apr_dbd_transaction_mode_set(dbd->driver, txn, commit ? APR_DBD_TRANSACTION_COMMIT
                                                           : APR_DBD_TRANSACTION_ROLLBACK);
     rv = apr_dbd_transaction_end(dbd->driver, r->pool, txn);
+    if (held && held->txn == txn) {
+        held->txn = NULL;
+    }
     return rv ? failure(r, dbd, "transaction end", rv) : SECAUTH_DB_OK;
 }
 

@@ -6,6 +6,7 @@
 #include "crypto.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 #include <apr_file_io.h>
 #include <apr_thread_cond.h>
@@ -19,6 +20,8 @@
 #define ARGON2_SALT_LEN 16
 #define ARGON2_HASH_LEN 32
 #define ARGON2ID_PREFIX "$argon2id$"
+/* A stored hash longer than this is not one this module or a usual tool wrote. */
+#define ARGON2_MAX_STORED_HASH_LEN 1024
 
 /* Not a secret: only its cost matters (see secauth_password_dummy_hash). */
 #define DUMMY_PASSWORD "secauth dummy password for unknown users"
@@ -33,72 +36,207 @@
 /* The common list is a small text file; anything much larger is not the file we meant. */
 #define COMMON_LIST_MAX_SIZE  (64 * 1024 * 1024)
 
-/* ---- the hashing gate ---- */
+/* ---- the hashing gate and its memory ---- */
 
 /* argon2id is memory-hard: each hash streams through m KiB. Run by every worker thread at once,
  * hashes evict each other from the caches and each one takes many times longer, so a process
  * lets only a few run at a time (as many as the cores by default) and the others wait their
- * turn; the same bound caps the memory the hashes hold. Without a gate (unit tests, tools) every
- * call runs at once. */
+ * turn. Each place in the gate owns one block of hash memory, mapped on its first hash and
+ * reused by every later one: left to malloc, the 19 MiB blocks land in whichever thread's arena
+ * ran the hash and stay there, so a child's memory grew with the number of threads that had
+ * ever hashed; and a fresh mapping per hash would pay the first-touch page faults every time
+ * (about three times the hash itself on a virtual machine). Without a gate (unit tests, tools)
+ * every call runs at once on memory from malloc. */
+typedef struct hash_memory {
+    uint8_t *block;
+    size_t size;
+    struct hash_memory *next;
+} hash_memory_t;
+
 static apr_thread_mutex_t *gate_mutex;
 static apr_thread_cond_t *gate_cond;
-static int gate_free;
+static hash_memory_t *gate_free;   /* the places not in use, each with its block */
+static size_t gate_keep_bytes;     /* larger blocks (an old hash's m) are unmapped after use */
 
-int secauth_password_gate_init(apr_pool_t *p, int concurrent)
+/* argon2's allocation callbacks take no argument: the block of the calling thread's place. */
+static __thread hash_memory_t *thread_hash_memory;
+
+int secauth_password_gate_init(apr_pool_t *p, int concurrent, unsigned int keep_kib,
+                               int map_now)
 {
+    int i;
+
     if (concurrent < 1
         || apr_thread_mutex_create(&gate_mutex, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS
         || apr_thread_cond_create(&gate_cond, p) != APR_SUCCESS) {
         gate_mutex = NULL;
         return -1;
     }
-    gate_free = concurrent;
+    gate_free = NULL;
+    gate_keep_bytes = (size_t)keep_kib * 1024;
+    for (i = 0; i < concurrent; i++) {
+        hash_memory_t *place = apr_pcalloc(p, sizeof(*place));
+        void *block;
+        if (map_now && gate_keep_bytes
+            && (block = mmap(NULL, gate_keep_bytes, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)) != MAP_FAILED) {
+            place->block = block;
+            place->size = gate_keep_bytes;
+        }
+        place->next = gate_free;
+        gate_free = place;
+    }
     return 0;
 }
 
-static void gate_enter(void)
+/* Waits for a free place; NULL when there is no gate. */
+static hash_memory_t *gate_enter(void)
 {
-    if (!gate_mutex) return;
+    hash_memory_t *place;
+
+    if (!gate_mutex) return NULL;
     apr_thread_mutex_lock(gate_mutex);
-    while (gate_free == 0) {
+    while (!gate_free) {
         apr_thread_cond_wait(gate_cond, gate_mutex);
     }
-    gate_free--;
+    place = gate_free;
+    gate_free = place->next;
     apr_thread_mutex_unlock(gate_mutex);
+    return place;
 }
 
-static void gate_leave(void)
+static void gate_leave(hash_memory_t *place)
 {
-    if (!gate_mutex) return;
+    if (!place) return;
     apr_thread_mutex_lock(gate_mutex);
-    gate_free++;
+    place->next = gate_free;
+    gate_free = place;
     apr_thread_cond_signal(gate_cond);
     apr_thread_mutex_unlock(gate_mutex);
 }
 
-/* ---- argon2id ---- */
+static void unmap_block(hash_memory_t *place)
+{
+    if (place->block) {
+        munmap(place->block, place->size);
+        place->block = NULL;
+        place->size = 0;
+    }
+}
+
+static int allocate_hash_memory(uint8_t **memory, size_t bytes)
+{
+    hash_memory_t *place = thread_hash_memory;
+    void *block;
+
+    if (place->size < bytes) {
+        unmap_block(place);
+        block = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (block == MAP_FAILED) {
+            return ARGON2_MEMORY_ALLOCATION_ERROR;
+        }
+        place->block = block;
+        place->size = bytes;
+    }
+    *memory = place->block;
+    return ARGON2_OK;
+}
+
+/* argon2 has already cleared the block (FLAG_clear_internal_memory); it stays mapped. */
+static void release_hash_memory(uint8_t *memory, size_t bytes)
+{
+    hash_memory_t *place = thread_hash_memory;
+    (void)memory;
+    (void)bytes;
+
+    if (place->size > gate_keep_bytes) {
+        unmap_block(place);
+    }
+}
+
+/* argon2id of password with the given costs, salt and version into out (out_len bytes), on the
+ * memory of a gate place. The library's *_hash_encoded and *_verify calls take no allocation
+ * callbacks, which is why the PHC string is written and read here. */
+static int argon2id_raw(const secauth_argon2_params_t *params, uint32_t version,
+                        const char *password, const uint8_t *salt, size_t salt_len,
+                        uint8_t *out, size_t out_len)
+{
+    argon2_context context;
+    hash_memory_t *place;
+    int rc;
+
+    memset(&context, 0, sizeof(context));
+    context.out = out;
+    context.outlen = (uint32_t)out_len;
+    context.pwd = (uint8_t *)password;
+    context.pwdlen = (uint32_t)strlen(password);
+    context.salt = (uint8_t *)salt;
+    context.saltlen = (uint32_t)salt_len;
+    context.t_cost = params->t_cost;
+    context.m_cost = params->m_cost;
+    context.lanes = params->parallelism;
+    context.threads = params->parallelism;
+    context.version = version;
+    context.flags = ARGON2_DEFAULT_FLAGS;
+
+    place = gate_enter();
+    if (place) {
+        thread_hash_memory = place;
+        context.allocate_cbk = allocate_hash_memory;
+        context.free_cbk = release_hash_memory;
+    }
+    rc = argon2id_ctx(&context);
+    thread_hash_memory = NULL;
+    gate_leave(place);
+    return rc;
+}
+
+/* PHC strings use standard base64 without padding. */
+static char *phc_base64(apr_pool_t *p, const unsigned char *data, size_t len)
+{
+    char *text = secauth_b64url_encode(p, data, len), *c;
+
+    for (c = text; c && *c; c++) {
+        if (*c == '-') *c = '+';
+        else if (*c == '_') *c = '/';
+    }
+    return text;
+}
+
+/* Decodes the PHC base64 field text[0..len); 0 on success. */
+static int phc_base64_decode(apr_pool_t *p, const char *text, size_t len,
+                             unsigned char **out, apr_size_t *out_len)
+{
+    char *url = apr_pstrmemdup(p, text, len);
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (url[i] == '-' || url[i] == '_' || url[i] == '=') return -1;
+        if (url[i] == '+') url[i] = '-';
+        else if (url[i] == '/') url[i] = '_';
+    }
+    return secauth_b64url_decode(p, url, len, out, out_len);
+}
 
 const char *secauth_password_hash(apr_pool_t *p, const secauth_argon2_params_t *params,
                                   const char *password)
 {
-    unsigned char salt[ARGON2_SALT_LEN];
-    size_t encoded_len;
-    char *encoded;
-    int rc;
+    unsigned char salt[ARGON2_SALT_LEN], hash[ARGON2_HASH_LEN];
+    const char *encoded = NULL;
 
     if (!params || !password || secauth_random_bytes(salt, sizeof(salt)) != 0) {
         return NULL;
     }
-    encoded_len = argon2_encodedlen(params->t_cost, params->m_cost, params->parallelism,
-                                    ARGON2_SALT_LEN, ARGON2_HASH_LEN, Argon2_id);
-    encoded = apr_palloc(p, encoded_len);
-    gate_enter();
-    rc = argon2id_hash_encoded(params->t_cost, params->m_cost, params->parallelism,
-                               password, strlen(password), salt, sizeof(salt),
-                               ARGON2_HASH_LEN, encoded, encoded_len);
-    gate_leave();
+    if (argon2id_raw(params, ARGON2_VERSION_13, password, salt, sizeof(salt),
+                     hash, sizeof(hash)) == ARGON2_OK) {
+        encoded = apr_psprintf(p, ARGON2ID_PREFIX "v=%d$m=%u,t=%u,p=%u$%s$%s",
+                               ARGON2_VERSION_13, params->m_cost, params->t_cost,
+                               params->parallelism, phc_base64(p, salt, sizeof(salt)),
+                               phc_base64(p, hash, sizeof(hash)));
+    }
     OPENSSL_cleanse(salt, sizeof(salt));
-    return rc == ARGON2_OK ? encoded : NULL;
+    OPENSSL_cleanse(hash, sizeof(hash));
+    return encoded;
 }
 
 const char *secauth_password_dummy_hash(apr_pool_t *p, const secauth_argon2_params_t *params)
@@ -257,6 +395,43 @@ static int werkzeug_scrypt_verify(apr_pool_t *p, const werkzeug_hash_t *w, const
     return match;
 }
 
+/* Checks password against "$argon2id$[v=N$]m=M,t=T,p=P$salt$hash", the string carrying its
+ * own costs and salt. Costs beyond what SecAuthPasswordHash accepts are refused, so that one
+ * corrupt row cannot ask a child for gigabytes. */
+static int argon2id_verify_phc(apr_pool_t *p, const char *stored, const char *password)
+{
+    const char *s = stored + strlen(ARGON2ID_PREFIX), *salt_end;
+    unsigned long version = ARGON2_VERSION_10, m, t, lanes;
+    secauth_argon2_params_t params;
+    unsigned char *salt, *expected, *actual;
+    apr_size_t salt_len, expected_len;
+    int match;
+
+    if (expect(&s, "v=") && (!parse_decimal(&s, 0xffUL, &version) || !expect(&s, "$"))) {
+        return 0;
+    }
+    if ((version != ARGON2_VERSION_10 && version != ARGON2_VERSION_13)
+        || !expect(&s, "m=") || !parse_decimal(&s, SECAUTH_ARGON2_MAX_M, &m)
+        || !expect(&s, ",t=") || !parse_decimal(&s, SECAUTH_ARGON2_MAX_T, &t)
+        || !expect(&s, ",p=") || !parse_decimal(&s, SECAUTH_ARGON2_MAX_P, &lanes)
+        || !expect(&s, "$") || !(salt_end = strchr(s, '$'))
+        || phc_base64_decode(p, s, (size_t)(salt_end - s), &salt, &salt_len) != 0
+        || phc_base64_decode(p, salt_end + 1, strlen(salt_end + 1), &expected, &expected_len) != 0
+        || salt_len < ARGON2_MIN_SALT_LENGTH
+        || expected_len < ARGON2_MIN_OUTLEN || expected_len > ARGON2_MAX_STORED_HASH_LEN) {
+        return 0;
+    }
+    params.m_cost = (unsigned int)m;
+    params.t_cost = (unsigned int)t;
+    params.parallelism = (unsigned int)lanes;
+    actual = apr_palloc(p, expected_len);
+    match = argon2id_raw(&params, (uint32_t)version, password, salt, salt_len,
+                         actual, expected_len) == ARGON2_OK
+            && secauth_ct_equal(actual, expected, expected_len);
+    OPENSSL_cleanse(actual, expected_len);
+    return match;
+}
+
 static int werkzeug_verify(apr_pool_t *p, const char *stored, const char *password)
 {
     werkzeug_hash_t w;
@@ -278,13 +453,8 @@ int secauth_password_verify(apr_pool_t *p, const char *stored, const char *passw
     if (!stored || !password) {
         return 0;
     }
-    /* The PHC string carries its own parameters and salt. */
     if (strncmp(stored, ARGON2ID_PREFIX, strlen(ARGON2ID_PREFIX)) == 0) {
-        int rc;
-        gate_enter();
-        rc = argon2id_verify(stored, password, strlen(password));
-        gate_leave();
-        return rc == ARGON2_OK;
+        return argon2id_verify_phc(p, stored, password);
     }
     return werkzeug_verify(p, stored, password);
 }

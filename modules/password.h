@@ -13,14 +13,22 @@ typedef struct {
     unsigned int parallelism; /* lanes, default 1 */
 } secauth_argon2_params_t;
 
+/* The largest costs SecAuthPasswordHash accepts, and a stored hash may ask for. */
+#define SECAUTH_ARGON2_MAX_M (4UL * 1024 * 1024)
+#define SECAUTH_ARGON2_MAX_T 100UL
+#define SECAUTH_ARGON2_MAX_P 64UL
+
 /* argon2id PHC string ($argon2id$v=19$m=..,t=..,p=..$salt$hash) with a 16-byte random salt
  * and a 32-byte hash. NULL on failure. */
 const char *secauth_password_hash(apr_pool_t *p, const secauth_argon2_params_t *params,
                                   const char *password);
 
-/* Limits the argon2id hashes running at once in this process to concurrent (once per process,
- * in child_init; p outlives every hash). 0 on success. */
-int secauth_password_gate_init(apr_pool_t *p, int concurrent);
+/* Limits the argon2id hashes running at once in this process to concurrent, each on a block of
+ * hash memory that is kept for the next hash up to keep_kib KiB; map_now maps and touches the
+ * blocks at once rather than at their first hash (once per process, in child_init; p outlives
+ * every hash). 0 on success. */
+int secauth_password_gate_init(apr_pool_t *p, int concurrent, unsigned int keep_kib,
+                               int map_now);
 
 /* 1 when password matches stored (argon2id PHC, or Werkzeug "pbkdf2:sha256:ITER$salt$hex",
  * "scrypt:N:r:p$salt$hex"), 0 otherwise (including unparseable stored strings). */

@@ -250,6 +250,32 @@ static const char *load_pem_key(apr_pool_t *p, secauth_alg_e alg, secauth_key_t 
     return err;
 }
 
+static apr_status_t free_mac_ctx(void *ctx)
+{
+    EVP_MAC_CTX_free(ctx);
+    return APR_SUCCESS;
+}
+
+/* An HMAC-SHA256 context holding key, freed with p; NULL on failure. */
+static EVP_MAC_CTX *keyed_hmac_sha256(apr_pool_t *p, const unsigned char *key, apr_size_t len)
+{
+    char digest[] = "SHA256";
+    OSSL_PARAM params[2];
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+
+    EVP_MAC_free(mac);   /* the context keeps its own reference */
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!ctx || EVP_MAC_init(ctx, key, len, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ERR_clear_error();
+        return NULL;
+    }
+    apr_pool_cleanup_register(p, ctx, free_mac_ctx, apr_pool_cleanup_null);
+    return ctx;
+}
+
 const char *secauth_key_load(apr_pool_t *p, secauth_alg_e alg, const char *path,
                              const char *kid, secauth_key_t *out)
 {
@@ -276,6 +302,9 @@ const char *secauth_key_load(apr_pool_t *p, secauth_alg_e alg, const char *path,
         return apr_psprintf(p, "HS256 key must be at least %d bytes, found %" APR_SIZE_T_FMT,
                             HS256_MIN_KEY_LEN, len);
     }
+    if (!(out->hmac_keyed = keyed_hmac_sha256(p, data, len))) {
+        return "cannot set up HMAC-SHA256 with this key";
+    }
     out->can_sign = 1;
     return NULL;
 }
@@ -285,12 +314,23 @@ const char *secauth_key_load(apr_pool_t *p, secauth_alg_e alg, const char *path,
 static int hs256_mac(const secauth_key_t *key, const char *input, apr_size_t len,
                      unsigned char mac[HS256_MAC_LEN])
 {
-    unsigned int mac_len = 0;
+    EVP_MAC_CTX *ctx;
+    size_t mac_len = 0;
+    int good;
 
-    return key->key_len <= INT_MAX
-        && HMAC(EVP_sha256(), key->key, (int)key->key_len, (const unsigned char *)input, len,
-                mac, &mac_len) != NULL
-        && mac_len == HS256_MAC_LEN;
+    if (!key->hmac_keyed) {   /* a key not made by secauth_key_load */
+        unsigned int n = 0;
+        return key->key_len <= INT_MAX
+            && HMAC(EVP_sha256(), key->key, (int)key->key_len, (const unsigned char *)input,
+                    len, mac, &n) != NULL
+            && n == HS256_MAC_LEN;
+    }
+    /* the keyed context is shared by every thread: only copies of it are written */
+    ctx = EVP_MAC_CTX_dup(key->hmac_keyed);
+    good = ctx && EVP_MAC_update(ctx, (const unsigned char *)input, len) == 1
+        && EVP_MAC_final(ctx, mac, &mac_len, HS256_MAC_LEN) == 1 && mac_len == HS256_MAC_LEN;
+    EVP_MAC_CTX_free(ctx);
+    return good;
 }
 
 static unsigned char *digest_sign(apr_pool_t *p, EVP_PKEY *pkey, const char *input,

@@ -26,6 +26,9 @@ typedef struct {
     const unsigned char *public_pem;
     apr_size_t public_len;
     int can_sign;
+    /* HS256: an HMAC-SHA256 context keyed at load time (an EVP_MAC_CTX, freed with the load
+     * pool); each signature works on a copy, which spares fetching the algorithm every time. */
+    void *hmac_keyed;
 } secauth_key_t;
 
 typedef struct {

@@ -1,10 +1,14 @@
 /* test_password.c — unit tests for modules/password.c: argon2id hashing and rehash decisions,
+ * PHC strings against the reference library, the hashing gate under threads,
  * legacy Werkzeug hashes, normalization, and the password policy with the shipped common list.
  * The list is read from $SECAUTH_DATADIR/common-passwords.txt (default: data/). */
 #include <stdlib.h>
 
 #include <apr_general.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
+
+#include <argon2.h>
 
 #include "password.h"
 #include "tap.h"
@@ -69,6 +73,111 @@ static void test_argon2id(apr_pool_t *p)
     dummy = secauth_password_dummy_hash(p, &fast);
     ok(dummy && !secauth_password_needs_rehash(dummy, &fast), "dummy hash uses the given parameters");
     ok(!secauth_password_verify(p, dummy, PASSWORD), "dummy hash does not match a real password");
+}
+
+/* The PHC strings this module writes and reads are those of the reference library. */
+static void test_phc_strings(apr_pool_t *p)
+{
+    /* echo -n 'correct horse battery staple' | argon2 saltsaltsaltsalt -id -t 1 -m 10 -p 1 -l 32 -v 10 -e */
+    static const char version_16[] =
+        "$argon2id$v=16$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$yglTuEzzcK3KdyMCQCqwlSkdR/VEt1YHF6L7DBsqx4w";
+    /* ... -t 1 -m 10 -p 2 -l 16 -e: two lanes, a 16-byte hash */
+    static const char two_lanes[] =
+        "$argon2id$v=19$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg";
+    static const char *const refused[] = {
+        /* padding, the url alphabet, no version digits, an unknown version */
+        "$argon2id$v=19$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA==$/qCJqcLcHtNC3/l4j0ZaMg",
+        "$argon2id$v=19$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$_qCJqcLcHtNC3_l4j0ZaMg",
+        "$argon2id$v=$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        "$argon2id$v=20$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        /* costs beyond SecAuthPasswordHash's bounds, or below the library's */
+        "$argon2id$v=19$m=4194305,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        "$argon2id$v=19$m=1024,t=101,p=1$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        "$argon2id$v=19$m=1024,t=1,p=65$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        "$argon2id$v=19$m=7,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        "$argon2id$v=19$m=1024,t=0,p=1$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        /* a 4-byte salt, a 3-byte hash, fields missing, out of order or trailing */
+        "$argon2id$v=19$m=1024,t=1,p=2$c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        "$argon2id$v=19$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$/qCJ",
+        "$argon2id$v=19$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA",
+        "$argon2id$v=19$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$",
+        "$argon2id$v=19$t=1,m=1024,p=2$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        "$argon2id$v=19$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg$",
+        "$argon2id$v=19$m=1024,t=1,p=2,keyid=abc$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMg",
+        "$argon2id$v=19$m=1024,t=1,p=2$c2FsdHNhbHRzYWx0c2FsdA$/qCJqcLcHtNC3/l4j0ZaMh",
+        NULL
+    };
+    const char *const *bad;
+    const char *hash;
+    int i, all = 1;
+
+    ok(secauth_password_verify(p, version_16, PASSWORD), "verifies a v=16 hash");
+    ok(secauth_password_verify(p, "$argon2id$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA"
+                                     "$yglTuEzzcK3KdyMCQCqwlSkdR/VEt1YHF6L7DBsqx4w", PASSWORD),
+       "a string without v= is version 16");
+    ok(secauth_password_verify(p, two_lanes, PASSWORD), "verifies p=2 with a 16-byte hash");
+    ok(!secauth_password_verify(p, two_lanes, "correct horse battery staplE"),
+       "p=2 hash refuses a wrong password");
+    for (bad = refused, i = 0; *bad; bad++, i++) {
+        if (secauth_password_verify(p, *bad, PASSWORD)) {
+            printf("# accepted: %s\n", *bad);
+            all = 0;
+        }
+    }
+    ok(all, "malformed or out-of-bounds PHC strings are refused (%d cases)", i);
+
+    hash = secauth_password_hash(p, &fast, PASSWORD);
+    is_int(hash ? argon2id_verify(hash, PASSWORD, strlen(PASSWORD)) : -1, ARGON2_OK,
+           "the reference library verifies the strings this module writes");
+}
+
+struct gate_worker {
+    apr_pool_t *pool;
+    int verified;
+};
+
+static void *APR_THREAD_FUNC hash_and_verify(apr_thread_t *thread, void *data)
+{
+    struct gate_worker *w = data;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        const char *hash = secauth_password_hash(w->pool, &fast, PASSWORD);
+        w->verified += hash && secauth_password_verify(w->pool, hash, PASSWORD)
+                       && !secauth_password_verify(w->pool, hash, "wrong password");
+    }
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+/* With the gate, hashes run on its kept blocks of memory: right under contention, and a block
+ * larger than the kept size (an old hash with a larger m) is given back. */
+static void test_gate(apr_pool_t *p)
+{
+    static const secauth_argon2_params_t larger = { 4096, 1, 1 };
+    apr_thread_t *threads[6];
+    struct gate_worker workers[6];
+    apr_status_t rv;
+    const char *hash;
+    int i, verified = 0;
+
+    is_int(secauth_password_gate_init(p, 0, 1024, 0), -1, "a gate needs at least one place");
+    is_int(secauth_password_gate_init(p, 2, 1024, 1), 0, "gate of two places, 1 MiB kept, mapped now");
+    for (i = 0; i < 6; i++) {
+        apr_pool_create(&workers[i].pool, p);
+        workers[i].verified = 0;
+        apr_thread_create(&threads[i], NULL, hash_and_verify, &workers[i], p);
+    }
+    for (i = 0; i < 6; i++) {
+        apr_thread_join(&rv, threads[i]);
+        verified += workers[i].verified;
+    }
+    is_int(verified, 18, "6 threads x 3 hashes through a gate of 2: each verifies");
+    hash = secauth_password_hash(p, &larger, PASSWORD);
+    ok(hash && secauth_password_verify(p, hash, PASSWORD), "a larger m than the kept block");
+    ok(secauth_password_verify(p, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA"
+                                  "$5Tx9YkNNWfq1gl0Huxrt8T0TE4IsPYoxCIG6y6JJZ6I", PASSWORD),
+       "then the kept size again");
 }
 
 static void test_werkzeug(apr_pool_t *p)
@@ -228,10 +337,12 @@ int main(void)
         p, apr_pstrcat(p, datadir && *datadir ? datadir : "data", "/common-passwords.txt", NULL), &err);
 
     test_argon2id(p);
+    test_phc_strings(p);
     test_werkzeug(p);
     test_normalize_length(p);
     test_common_list(p, common, err);
     test_policy(p, common);
+    test_gate(p);
 
     apr_pool_destroy(p);
     return done_testing();
