@@ -55,7 +55,8 @@ const secauth_stmt_t secauth_account_statements[] = {
     {"secauth_acct_set_secret", "UPDATE users SET twofa_secret = %s WHERE id = %d", NULL},
     {"secauth_acct_by_name", "SELECT " USER_COLUMNS " FROM users WHERE username = %s", NULL},
     {"secauth_acct_me", "SELECT id, username, role, created_at FROM users WHERE id = %d", NULL},
-    {"secauth_acct_fail", "UPDATE users SET " LOCK_SET " WHERE id = %d", NULL},
+    {"secauth_acct_claim",
+     "UPDATE users SET " LOCK_SET " WHERE id = %d AND locked_until <= %lld", NULL},
     {"secauth_acct_lock_state", "SELECT failed_count, locked_until FROM users WHERE id = %d",
      NULL},
     /* the replay guard: a step is accepted only when it is later than every accepted one */
@@ -88,8 +89,9 @@ const secauth_stmt_t secauth_account_statements[] = {
     {"secauth_acct_throttle_add",
      "INSERT INTO login_throttle (name_hash, failed_count, locked_until, last_failed) "
      "VALUES (%s, 0, 0, %lld)", NULL},
-    {"secauth_acct_throttle_fail",
-     "UPDATE login_throttle SET " LOCK_SET ", last_failed = %lld WHERE name_hash = %s", NULL},
+    {"secauth_acct_throttle_claim",
+     "UPDATE login_throttle SET " LOCK_SET ", last_failed = %lld WHERE name_hash = %s "
+     "AND locked_until <= %lld", NULL},
     {"secauth_acct_throttle_purge", "DELETE FROM login_throttle WHERE last_failed < %lld", NULL},
     {NULL, NULL, NULL}
 };
@@ -316,9 +318,8 @@ static int recovery_use(secauth_req_t *req, ap_dbd_t *dbd, int user_id, const ch
     if (affected != 1) {
         return 0;
     }
-    args[0] = &user_id;
-    return secauth_db_exec(req->r, dbd, "secauth_acct_reset_failures", args, NULL)
-           == SECAUTH_DB_OK ? 1 : SECAUTH_DB_ERROR;
+    return secauth_account_clear_failures(req, dbd, user_id) == SECAUTH_DB_OK
+           ? 1 : SECAUTH_DB_ERROR;
 }
 
 /* ---- lockout ---- */
@@ -382,25 +383,66 @@ static void log_failure(request_rec *r, const char *username, const char *what,
     }
 }
 
-int secauth_account_count_failure(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
-                                  const char *username, const char *what)
+/* After a claim found the account locked: 429 with the time left. When the lock ended or the
+ * row went away between the claim and this read, the answer is still 429, for a second. */
+static int refuse_locked(secauth_req_t *req, const char *username, const secauth_rows_t *state)
+{
+    apr_int64_t locked = state->nrows == 1 && state->rows[0][1]
+                         ? apr_atoi64(state->rows[0][1]) : 0;
+    return secauth_account_throttled(req, username,
+                                     locked > now_sec() ? locked : now_sec() + 1);
+}
+
+int secauth_account_claim_attempt(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
+                                  const char *username, apr_int64_t locked_until)
 {
     apr_int64_t now = now_sec(), vals[3];
-    const void *args[LOCK_NARGS + 1];
+    const void *args[LOCK_NARGS + 2];
     secauth_rows_t state;
+    int affected = 0;
 
+    /* locked as read with the account: no write needed to refuse */
+    if (secauth_account_throttled(req, username, locked_until)) {
+        return 0;
+    }
     lock_args(req->conf, &now, vals, args);
     args[LOCK_NARGS] = &user_id;
-    if (secauth_db_exec(req->r, dbd, "secauth_acct_fail", args, NULL) != SECAUTH_DB_OK) {
+    args[LOCK_NARGS + 1] = &now;
+    if (secauth_db_exec(req->r, dbd, "secauth_acct_claim", args, &affected) != SECAUTH_DB_OK) {
         return SECAUTH_DB_ERROR;
     }
+    if (affected == 1) {
+        return 1;
+    }
+    args[0] = &user_id;
+    if (secauth_db_select(req->r, dbd, "secauth_acct_lock_state", args, &state)
+        != SECAUTH_DB_OK) {
+        return SECAUTH_DB_ERROR;
+    }
+    refuse_locked(req, username, &state);
+    return 0;
+}
+
+void secauth_account_log_failure(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
+                                 const char *username, const char *what)
+{
+    const void *args[1];
+    secauth_rows_t state;
+
     args[0] = &user_id;
     if (secauth_db_select(req->r, dbd, "secauth_acct_lock_state", args, &state)
         != SECAUTH_DB_OK) {
         state.nrows = 0;
     }
-    log_failure(req->r, username, what, &state, now);
-    return SECAUTH_DB_OK;
+    log_failure(req->r, username, what, &state, now_sec());
+}
+
+int secauth_account_clear_failures(secauth_req_t *req, ap_dbd_t *dbd, int user_id)
+{
+    const void *args[1];
+
+    args[0] = &user_id;
+    return secauth_db_exec(req->r, dbd, "secauth_acct_reset_failures", args, NULL);
 }
 
 /* The key of a name without an account in login_throttle. */
@@ -420,9 +462,9 @@ static int unknown_login(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
     request_rec *r = req->r;
     const char *key = throttle_key(req, name);
     apr_int64_t now = now_sec(), idle = now - THROTTLE_IDLE, vals[3];
-    const void *args[LOCK_NARGS + 2];
+    const void *args[LOCK_NARGS + 3];
     secauth_rows_t state;
-    int rc;
+    int rc, claimed = 0;
 
     args[0] = key;
     if (secauth_db_select(r, dbd, "secauth_acct_throttle_get", args, &state) != SECAUTH_DB_OK) {
@@ -431,8 +473,7 @@ static int unknown_login(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
     if (state.nrows == 1 && secauth_account_throttled(req, name, apr_atoi64(state.rows[0][1]))) {
         return OK;
     }
-    (void)secauth_password_verify(r->pool, req->conf->dummy_hash, password);
-
+    /* counted before the hash, as for an account (secauth_account_claim_attempt) */
     args[1] = &now;
     rc = secauth_db_exec(r, dbd, "secauth_acct_throttle_add", args, NULL);
     if (rc == SECAUTH_DB_ERROR) {
@@ -441,9 +482,21 @@ static int unknown_login(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
     lock_args(req->conf, &now, vals, args);
     args[LOCK_NARGS] = &now;
     args[LOCK_NARGS + 1] = key;
-    if (secauth_db_exec(r, dbd, "secauth_acct_throttle_fail", args, NULL) != SECAUTH_DB_OK) {
+    args[LOCK_NARGS + 2] = &now;
+    if (secauth_db_exec(r, dbd, "secauth_acct_throttle_claim", args, &claimed) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
+    if (claimed != 1) {
+        args[0] = key;
+        if (secauth_db_select(r, dbd, "secauth_acct_throttle_get", args, &state)
+            != SECAUTH_DB_OK) {
+            return secauth_unavailable(r);
+        }
+        refuse_locked(req, name, &state);
+        return OK;
+    }
+    (void)secauth_password_verify(r->pool, req->conf->dummy_hash, password);
+
     args[0] = &idle;
     (void)secauth_db_exec(r, dbd, "secauth_acct_throttle_purge", args, NULL);
     args[0] = key;
@@ -752,8 +805,9 @@ int secauth_verify_2fa(secauth_req_t *req)
         return OK;
     }
     user_id = atoi(row[U_ID]);
-    if (secauth_account_throttled(req, row[U_NAME], apr_atoi64(row[U_LOCKED]))) {
-        return OK;
+    if ((rc = secauth_account_claim_attempt(req, dbd, user_id, row[U_NAME],
+                                            apr_atoi64(row[U_LOCKED]))) != 1) {
+        return rc == 0 ? OK : secauth_unavailable(r);
     }
     if (secauth_account_open_secret(r->pool, req->conf, user_id, row[U_NAME], row[U_SECRET],
                                     &secret, &len, &legacy) != 0) {
@@ -778,10 +832,7 @@ int secauth_verify_2fa(secauth_req_t *req)
         }
     }
     if (!rc) {
-        if (secauth_account_count_failure(req, dbd, user_id, row[U_NAME], "wrong enrolment code")
-            != SECAUTH_DB_OK) {
-            return secauth_unavailable(r);
-        }
+        secauth_account_log_failure(req, dbd, user_id, row[U_NAME], "wrong enrolment code");
         return secauth_problem(r, HTTP_UNAUTHORIZED, "invalid code", NULL);
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10601)
@@ -800,10 +851,7 @@ int secauth_verify_2fa(secauth_req_t *req)
 static int login_failed(secauth_req_t *req, ap_dbd_t *dbd, const char *const *row,
                         const char *what)
 {
-    if (secauth_account_count_failure(req, dbd, atoi(row[U_ID]), row[U_NAME], what)
-        != SECAUTH_DB_OK) {
-        return secauth_unavailable(req->r);
-    }
+    secauth_account_log_failure(req, dbd, atoi(row[U_ID]), row[U_NAME], what);
     return invalid_credentials(req->r);
 }
 
@@ -878,8 +926,9 @@ int secauth_login(secauth_req_t *req)
         return unknown_login(req, dbd, username, password);
     }
     user_id = atoi(row[U_ID]);
-    if (secauth_account_throttled(req, row[U_NAME], apr_atoi64(row[U_LOCKED]))) {
-        return OK;
+    if ((rc = secauth_account_claim_attempt(req, dbd, user_id, row[U_NAME],
+                                            apr_atoi64(row[U_LOCKED]))) != 1) {
+        return rc == 0 ? OK : secauth_unavailable(r);
     }
     if (!secauth_password_verify(r->pool, row[U_PASSWORD], password)) {
         return login_failed(req, dbd, row, "wrong password");
@@ -889,6 +938,9 @@ int secauth_login(secauth_req_t *req)
     }
     if (!atoi(row[U_CONFIRMED])) {
         /* the password is right and nothing else was looked at: let the owner finish */
+        if (secauth_account_clear_failures(req, dbd, user_id) != SECAUTH_DB_OK) {
+            return secauth_unavailable(r);
+        }
         if (!(token = issue_token(req, SECAUTH_TOKEN_ENROLL, row))) {
             return server_error(r, "could not sign an enrolment token");
         }

@@ -44,12 +44,25 @@ int secauth_account_open_secret(apr_pool_t *p, const secauth_server_conf *conf, 
 int secauth_account_throttled(secauth_req_t *req, const char *username,
                               apr_int64_t locked_until);
 
-/* Counts one failed attempt against the account and locks it once SecAuthLockout's count is
- * reached (first delay, doubled at every further failure, capped); logs the failure and the
- * lockout. what names the failure for the log ("wrong password", "wrong code"...). Returns
- * SECAUTH_DB_OK or SECAUTH_DB_ERROR. */
-int secauth_account_count_failure(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
-                                  const char *username, const char *what);
+/* The lock check of an attempt (login, verify-2fa, password change), which also counts the
+ * attempt as a failure before anything is verified: one statement that only an unlocked
+ * account passes adds the failure and locks the account once SecAuthLockout's count is reached
+ * (first delay, doubled at every further failure, capped). Attempts arriving all at once
+ * therefore cannot all pass the check before their failures count: at most that many run per
+ * lockout. A success clears the count (secauth_account_accept_code, recovery codes,
+ * secauth_account_clear_failures). locked_until is the value read with the account, refused
+ * without a write. Returns 1 when the attempt goes on, 0 when the account is locked (429 with
+ * Retry-After answered, the handler returns OK), SECAUTH_DB_ERROR. */
+int secauth_account_claim_attempt(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
+                                  const char *username, apr_int64_t locked_until);
+
+/* Logs a failed attempt, already counted by the claim, and the lockout it caused; what names
+ * it ("wrong password", "wrong code"...). */
+void secauth_account_log_failure(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
+                                 const char *username, const char *what);
+
+/* Clears the failure count and the lock: the attempt was not a failure. */
+int secauth_account_clear_failures(secauth_req_t *req, ap_dbd_t *dbd, int user_id);
 
 /* Accepts a TOTP code at most once: it must match a step of the SecAuthTOTPSkew window and
  * that step must be later than the last accepted one, which one atomic UPDATE moves forward

@@ -483,15 +483,12 @@ static void seal_legacy_secret(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
     }
 }
 
-/* Counts the failure like a failed login (API.md §3) and answers 401. */
+/* Logs the failure (counted like a failed login's, API.md §3) and answers 401. */
 static int change_failed(secauth_req_t *req, ap_dbd_t *dbd, const secauth_caller_t *caller,
                          const char *what)
 {
-    if (secauth_account_count_failure(req, dbd, caller->user_id, caller->username,
-                                      apr_pstrcat(req->r->pool, "password change: ", what,
-                                                  NULL)) != SECAUTH_DB_OK) {
-        return secauth_unavailable(req->r);
-    }
+    secauth_account_log_failure(req, dbd, caller->user_id, caller->username,
+                                apr_pstrcat(req->r->pool, "password change: ", what, NULL));
     return invalid_credentials(req->r);
 }
 
@@ -546,14 +543,19 @@ int secauth_password_change(secauth_req_t *req)
     }
     row = rows.rows[0];
     /* locked: 429 with Retry-After, even with the right credentials */
-    if (secauth_account_throttled(req, row[0], row[4] ? apr_atoi64(row[4]) : 0)) {
-        return OK;
+    if ((rc = secauth_account_claim_attempt(req, dbd, caller->user_id, row[0],
+                                            row[4] ? apr_atoi64(row[4]) : 0)) != 1) {
+        return rc == 0 ? OK : secauth_unavailable(r);
     }
     /* the same order as login: the password, then the code, which a success consumes */
     if (!secauth_password_verify(r->pool, row[1], current)) {
         return change_failed(req, dbd, caller, "wrong password");
     }
     if (atoi(row[3]) == 0) {
+        /* the password was right: not a failure */
+        if (secauth_account_clear_failures(req, dbd, caller->user_id) != SECAUTH_DB_OK) {
+            return secauth_unavailable(r);
+        }
         return secauth_problem(r, HTTP_FORBIDDEN, "two-factor enrolment is not confirmed", NULL);
     }
     if (secauth_account_open_secret(r->pool, conf, caller->user_id, row[0], row[2], &secret,

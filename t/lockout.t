@@ -142,17 +142,43 @@ ok(is_problem($res, 401, 'ghost released'), 'the unknown name is released too: 4
     is_deeply([lock_state($u->{id})], [4, 0], 'the count started again');
 }
 
-# parallel failures all count: every 401 is one failure in the database
+# attempts arriving all at once cannot all pass the lock check before their failures count:
+# each is counted as it is admitted, so exactly five are checked and the rest get 429
 {
     my $u = enroll();
-    my @codes = in_parallel(12, sub { wrong_login($u->{username})->code });
+    my @codes = in_parallel(20, sub { wrong_login($u->{username})->code });
     my $n401 = grep { $_ eq '401' } @codes;
     my $n429 = grep { $_ eq '429' } @codes;
-    is($n401 + $n429, 12, 'parallel failures: each gets 401 or 429') or diag("@codes");
-    cmp_ok($n401, '>=', 5, 'parallel failures: at least five were checked');
+    is($n401 + $n429, 20, 'parallel failures: each gets 401 or 429') or diag("@codes");
+    is($n401, 5, 'parallel failures: exactly five were checked');
     my ($c, $l) = lock_state($u->{id});
-    is($c, $n401, 'parallel failures: every checked failure was counted');
+    is($c, 5, 'parallel failures: five failures counted');
     ok($l > time - 1, 'parallel failures: the account is locked');
+
+    my $name = unique_name('ghost');
+    @codes = in_parallel(20, sub { wrong_login($name)->code });
+    is(scalar(grep { $_ eq '401' } @codes), 5, 'parallel failures, unknown name: exactly five checked')
+        or diag("@codes");
+
+    my ($res, $body) = register(unique_name('pending'), strong_password());
+    my $secret = secret_of($body->{otpauth_uri});
+    my $wrong = sprintf('%06d', (totp_code($secret) + 500000) % 1000000);
+    @codes = in_parallel(20, sub {
+        api(POST => '/verify-2fa', {username => $body->{username}, code => $wrong},
+            Authorization => "Bearer $body->{enrollment_token}")->code;
+    });
+    is(scalar(grep { $_ eq '401' } @codes), 5, 'parallel wrong enrolment codes: exactly five checked')
+        or diag("@codes");
+    is(scalar(grep { $_ eq '429' } @codes), 15, 'parallel wrong enrolment codes: the rest 429');
+
+    # the right password of an account whose enrolment is not confirmed is not a failure
+    my $pw = strong_password();
+    my ($r2, $b2) = register(unique_name('pending'), $pw);
+    for (1 .. 3) {
+        is(api(POST => '/login', {username => $b2->{username}, password => $pw, code => '000000'})->code,
+           403, "unconfirmed enrolment, right password: 403 ($_)");
+    }
+    is_deeply([lock_state($b2->{id})], [0, 0], 'unconfirmed enrolment, right password: nothing counted');
 }
 
 # the unknown name is stored only as a keyed hash
