@@ -88,31 +88,33 @@ static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     return OK;
 }
 
-/* The largest argon2id memory cost of any virtual host: the hash memory a child keeps. */
-static unsigned int largest_hash_memory(server_rec *s)
+/* The largest argon2id costs of any virtual host: the hash memory a child keeps, and the
+ * bound on what a stored hash may ask for. */
+static secauth_argon2_params_t largest_hash_costs(server_rec *s)
 {
-    unsigned int kib = 0;
+    secauth_argon2_params_t largest = {0, 0, 0};
 
     for (; s; s = s->next) {
         const secauth_server_conf *conf = secauth_server_config(s);
-        if (conf->argon2.m_cost > kib) kib = conf->argon2.m_cost;
+        if (conf->argon2.m_cost > largest.m_cost) largest.m_cost = conf->argon2.m_cost;
+        if (conf->argon2.t_cost > largest.t_cost) largest.t_cost = conf->argon2.t_cost;
     }
-    return kib;
+    return largest;
 }
 
 /* Places in the hashing gate: SecAuthHashConcurrency, but no more than the threads that could
  * use them. Under a threaded MPM a child serves many clients for a long time, so it maps its
  * hash memory at start: its size is then known from the first minute and does not grow under
  * the first burst of logins. A prefork child maps its one block at its first hash. */
-static void hash_gate_init(apr_pool_t *p, server_rec *s)
+static void hash_gate_init(apr_pool_t *p, server_rec *s, int threaded)
 {
-    int places = secauth_server_config(s)->hash_concurrency, threads = 1, threaded = 0;
+    int places = secauth_server_config(s)->hash_concurrency, threads = 1;
+    secauth_argon2_params_t largest;
 
-    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS) threaded = 0;
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 1) threads = 1;
     if (places > threads) places = threads;
-    if (secauth_password_gate_init(p, places, largest_hash_memory(s),
-                                   threaded != AP_MPMQ_NOT_SUPPORTED) != 0) {
+    largest = largest_hash_costs(s);
+    if (secauth_password_gate_init(p, places, &largest, threaded) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10505)
                      "mod_secauth: cannot create the password hashing gate");
     }
@@ -120,15 +122,21 @@ static void hash_gate_init(apr_pool_t *p, server_rec *s)
 
 static void secauth_child_init(apr_pool_t *p, server_rec *s)
 {
+    int threaded = 0;
+
     if (secauth_totp_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10504)
                      "mod_secauth: liboath failed to initialise");
     }
-    if (secauth_db_child_init(p) != 0) {
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS) {
+        threaded = AP_MPMQ_NOT_SUPPORTED;
+    }
+    threaded = threaded != AP_MPMQ_NOT_SUPPORTED;
+    if (secauth_db_child_init(p, threaded) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10506)
                      "mod_secauth: cannot set up the reuse of database connections");
     }
-    hash_gate_init(p, s);
+    hash_gate_init(p, s, threaded);
     secauth_admin_bootstrap(p, s);
 }
 

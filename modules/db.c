@@ -3,11 +3,16 @@
  * rows copied out so the connection is free again, and errors logged but never shown. */
 #include "db.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include "http_log.h"
 #include "http_request.h"
 #include "apr_strings.h"
 #include "apr_optional.h"
+#include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
+#include "apr_thread_proc.h"
 
 APLOG_USE_MODULE(secauth);
 
@@ -37,25 +42,32 @@ void secauth_db_prepare(server_rec *s, const char *driver, const secauth_stmt_t 
     }
 }
 
-/* SQLite lets one writer in at a time and APR DBD's driver retries a busy database for only
- * about 1.5 s, so parallel writers (logins recording failures, say) could fail with "database
- * is locked" under load. Each pooled SQLite connection therefore waits for the write lock up
- * to this long (of the order of InnoDB's own lock wait), set once per connection (marked in
- * the connection's own pool). */
-#define SQLITE_BUSY_TIMEOUT_MS "30000"
+/* SQLite lets one writer in at a time. APR DBD's driver runs every statement under one mutex
+ * for the whole process and, when the database is busy, sleeps 100 ms with that mutex released
+ * and tries again, 15 times. SQLite's own busy wait (PRAGMA busy_timeout) polls far more often
+ * but runs under that mutex: a long one would stop the thread that holds the write lock in a
+ * transaction from reaching its COMMIT, and both would wait the whole timeout. So each
+ * connection waits inside SQLite for a short while only, and APR's retries (mutex released)
+ * make up the rest: about 2 s in all before "database is locked" (503). Set once per
+ * connection, marked in the connection's own pool. */
+#define SQLITE_BUSY_TIMEOUT "PRAGMA busy_timeout = 50"
 #define BUSY_MARK "secauth-busy-timeout"
 
 static void sqlite_busy_timeout(request_rec *r, ap_dbd_t *dbd)
 {
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
     void *done = NULL;
-    int nrows = 0;
+    int rv;
 
     if (strcmp(apr_dbd_name(dbd->driver), "sqlite3")
         || (apr_pool_userdata_get(&done, BUSY_MARK, dbd->pool) == APR_SUCCESS && done)) {
         return;
     }
-    if (apr_dbd_query(dbd->driver, dbd->handle, &nrows,
-                      "PRAGMA busy_timeout = " SQLITE_BUSY_TIMEOUT_MS) != 0) {
+    /* the pragma answers with a row (the new value): a select, not a query */
+    rv = apr_dbd_select(dbd->driver, r->pool, dbd->handle, &res, SQLITE_BUSY_TIMEOUT, 0);
+    while (rv == 0 && apr_dbd_get_row(dbd->driver, r->pool, res, &row, -1) == 0);
+    if (rv != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10513)
                       "mod_secauth: could not set the SQLite busy timeout");
         return;
@@ -67,13 +79,15 @@ static void sqlite_busy_timeout(request_rec *r, ap_dbd_t *dbd)
  *
  * mod_dbd checks a connection (for MySQL a ping: one more round trip, a third of the
  * database work of a read request) each time one is taken from its pool. A connection that a
- * request of this process gave back a moment ago is known to work, so it rests on a short
- * list and the next request of the same server takes it from there unchecked. A resting
- * connection still counts as taken for mod_dbd, so DBDMax bounds them all; one that has
- * rested longer than REUSE_WINDOW, whose request saw a database error or left a transaction
- * open goes back to mod_dbd, which checks it on its next use. No thread waits in mod_dbd
- * while a connection rests here: while any thread is inside ap_dbd_open, connections go
- * straight back to mod_dbd. */
+ * request of this process gave back a moment ago is known to work, so under a threaded MPM it
+ * rests on a short list and the next request of the same server takes it from there
+ * unchecked. A resting connection still counts as taken for mod_dbd, so DBDMax bounds them
+ * all. Connections go back to mod_dbd, which checks them on their next use, when they rested
+ * longer than REUSE_WINDOW (a keeper thread returns them even when no request comes, so other
+ * users of mod_dbd's pool never wait longer than that), when their request saw a database
+ * error or left a transaction open, when a thread is about to wait in ap_dbd_open (mod_dbd
+ * may share one pool between servers: every resting connection goes back first), and when
+ * DBDPersist Off made them for one request only. */
 #define REUSE_WINDOW apr_time_from_msec(250)
 #define HELD_KEY "secauth-dbd"
 
@@ -87,83 +101,147 @@ typedef struct resting {
 typedef struct {
     ap_dbd_t *dbd;
     server_rec *s;
+    apr_pool_t *pool;             /* the initial request's */
     apr_dbd_transaction_t *txn;   /* open transaction, rolled back at release */
     int broken;                   /* a statement failed: mod_dbd must check it again */
 } held_t;
 
-static apr_thread_mutex_t *reuse_mutex;   /* guards everything below */
+static apr_thread_mutex_t *reuse_mutex;   /* NULL: no reuse; guards everything below */
+static apr_thread_cond_t *keeper_wake;
+static apr_thread_t *keeper;
+static int keeper_stop;
 static apr_pool_t *reuse_pool;
 static resting_t *resting_list;           /* most recently released first */
 static resting_t *spare_entries;
 static int threads_in_dbd_open;
 
-static apr_status_t close_resting(void *data)
+/* Hands the entries of list back to mod_dbd (without the mutex) and recycles them. */
+static void give_back(resting_t *list)
 {
-    resting_t *e;
+    resting_t *e, *last = NULL;
+
+    for (e = list; e; e = e->next) {
+        dbd_close(e->s, e->dbd);
+        last = e;
+    }
+    if (last) {
+        apr_thread_mutex_lock(reuse_mutex);
+        last->next = spare_entries;
+        spare_entries = list;
+        apr_thread_mutex_unlock(reuse_mutex);
+    }
+}
+
+/* With the mutex held: unlinks and returns the entries that rested longer than the window
+ * (the list is newest first, so they are its tail). */
+static resting_t *detach_stale(apr_time_t now)
+{
+    resting_t **link, *stale;
+
+    for (link = &resting_list; *link && now - (*link)->since <= REUSE_WINDOW;
+         link = &(*link)->next);
+    stale = *link;
+    *link = NULL;
+    return stale;
+}
+
+static void *APR_THREAD_FUNC keep_fresh(apr_thread_t *thread, void *data)
+{
+    resting_t *stale;
     (void)data;
 
-    if (!reuse_mutex) return APR_SUCCESS;
     apr_thread_mutex_lock(reuse_mutex);
-    for (e = resting_list; e; e = e->next) {
-        dbd_close(e->s, e->dbd);
+    while (!keeper_stop) {
+        apr_thread_cond_timedwait(keeper_wake, reuse_mutex, REUSE_WINDOW);
+        stale = detach_stale(apr_time_now());
+        apr_thread_mutex_unlock(reuse_mutex);
+        give_back(stale);
+        apr_thread_mutex_lock(reuse_mutex);
     }
+    apr_thread_mutex_unlock(reuse_mutex);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+/* Before mod_dbd's pools (children of pchild) go: its pool must have every connection back. */
+static apr_status_t stop_reuse(void *data)
+{
+    apr_status_t rv;
+    resting_t *all;
+    (void)data;
+
+    apr_thread_mutex_lock(reuse_mutex);
+    keeper_stop = 1;
+    apr_thread_cond_signal(keeper_wake);
+    apr_thread_mutex_unlock(reuse_mutex);
+    apr_thread_join(&rv, keeper);
+    apr_thread_mutex_lock(reuse_mutex);
+    all = resting_list;
     resting_list = NULL;
     apr_thread_mutex_unlock(reuse_mutex);
+    give_back(all);
     reuse_mutex = NULL;
     return APR_SUCCESS;
 }
 
-int secauth_db_child_init(apr_pool_t *pchild)
+int secauth_db_child_init(apr_pool_t *pchild, int threaded)
 {
+    sigset_t all, saved;
+    apr_status_t rv;
+
+    if (!threaded) {
+        /* one request at a time per child: nothing to gain, and no thread to keep */
+        return 0;
+    }
     if (apr_pool_create(&reuse_pool, pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&reuse_mutex, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS) {
+        || apr_thread_mutex_create(&reuse_mutex, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS
+        || apr_thread_cond_create(&keeper_wake, pchild) != APR_SUCCESS) {
         reuse_mutex = NULL;
         return -1;
     }
-    /* before mod_dbd's pools (children of pchild) go: its pool must get every connection back */
-    apr_pool_pre_cleanup_register(pchild, NULL, close_resting);
+    /* child_init runs before the MPM blocks signals in its threads: the keeper must never be
+     * the thread a signal meant for the child lands on */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved);
+    rv = apr_thread_create(&keeper, NULL, keep_fresh, NULL, pchild);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (rv != APR_SUCCESS) {
+        reuse_mutex = NULL;
+        return -1;
+    }
+    apr_pool_pre_cleanup_register(pchild, NULL, stop_reuse);
     return 0;
 }
 
-/* A connection of server s that rested for less than REUSE_WINDOW, or NULL. Connections that
- * rested longer are handed back to mod_dbd on the way. */
+/* A connection of server s that rested for less than REUSE_WINDOW, or NULL; then the caller
+ * goes to ap_dbd_open and must call left_dbd_open after. */
 static ap_dbd_t *take_resting(server_rec *s)
 {
-    resting_t **link, *e, *stale = NULL;
-    apr_time_t now = apr_time_now();
+    resting_t **link, *e, *back;
     ap_dbd_t *dbd = NULL;
 
     if (!reuse_mutex) return NULL;
     apr_thread_mutex_lock(reuse_mutex);
-    for (link = &resting_list; (e = *link); ) {
-        if (now - e->since > REUSE_WINDOW) {
-            /* the list is newest first: from here on every entry is stale */
-            stale = e;
-            *link = NULL;
-            break;
-        }
-        if (e->s == s) {
-            *link = e->next;
-            dbd = e->dbd;
-            e->next = spare_entries;
-            spare_entries = e;
-            break;
-        }
-        link = &e->next;
+    back = detach_stale(apr_time_now());
+    for (link = &resting_list; (e = *link) && e->s != s; link = &e->next);
+    if (e) {
+        *link = e->next;
+        dbd = e->dbd;
+        e->next = spare_entries;
+        spare_entries = e;
+    }
+    else if (resting_list) {
+        /* the others may come from the pool this thread is about to wait on */
+        for (e = resting_list; e->next; e = e->next);
+        e->next = back;
+        back = resting_list;
+        resting_list = NULL;
     }
     if (!dbd) {
         threads_in_dbd_open++;
     }
     apr_thread_mutex_unlock(reuse_mutex);
-    while (stale) {
-        e = stale;
-        stale = e->next;
-        dbd_close(e->s, e->dbd);
-        apr_thread_mutex_lock(reuse_mutex);
-        e->next = spare_entries;
-        spare_entries = e;
-        apr_thread_mutex_unlock(reuse_mutex);
-    }
+    give_back(back);
     return dbd;
 }
 
@@ -175,23 +253,31 @@ static void left_dbd_open(void)
     apr_thread_mutex_unlock(reuse_mutex);
 }
 
-/* At the end of the request: to the resting list, or back to mod_dbd. */
+/* The open transaction of a connection whose request ends (or whose BEGIN failed) is rolled
+ * back, so that the driver does not keep a pointer into a request pool about to be freed. */
+static void end_transaction(ap_dbd_t *dbd, apr_dbd_transaction_t *txn)
+{
+    apr_pool_t *scratch;
+
+    if (apr_pool_create(&scratch, NULL) == APR_SUCCESS) {
+        apr_dbd_transaction_mode_set(dbd->driver, txn, APR_DBD_TRANSACTION_ROLLBACK);
+        apr_dbd_transaction_end(dbd->driver, scratch, txn);
+        apr_pool_destroy(scratch);
+    }
+}
+
+/* At the end of the request, before its subpools go (DBDPersist Off makes the connection in
+ * one): to the resting list, or back to mod_dbd. */
 static apr_status_t release_connection(void *data)
 {
     held_t *held = data;
     resting_t *e = NULL;
 
     if (held->txn) {
-        apr_pool_t *scratch;
-        if (apr_pool_create(&scratch, NULL) == APR_SUCCESS) {
-            apr_dbd_transaction_mode_set(held->dbd->driver, held->txn,
-                                         APR_DBD_TRANSACTION_ROLLBACK);
-            apr_dbd_transaction_end(held->dbd->driver, scratch, held->txn);
-            apr_pool_destroy(scratch);
-        }
+        end_transaction(held->dbd, held->txn);
         held->broken = 1;
     }
-    if (!held->broken && reuse_mutex) {
+    if (!held->broken && reuse_mutex && !apr_pool_is_ancestor(held->pool, held->dbd->pool)) {
         apr_thread_mutex_lock(reuse_mutex);
         if (threads_in_dbd_open == 0) {
             if ((e = spare_entries)) {
@@ -269,8 +355,9 @@ ap_dbd_t *secauth_db_acquire(request_rec *r)
     held = apr_pcalloc(initial->pool, sizeof(*held));
     held->dbd = dbd;
     held->s = initial->server;
+    held->pool = initial->pool;
     apr_pool_userdata_setn(held, HELD_KEY, NULL, initial->pool);
-    apr_pool_cleanup_register(initial->pool, held, release_connection, apr_pool_cleanup_null);
+    apr_pool_pre_cleanup_register(initial->pool, held, release_connection);
     sqlite_busy_timeout(r, dbd);
     return dbd;
 }
@@ -372,10 +459,16 @@ int secauth_db_last_id(request_rec *r, ap_dbd_t *dbd, int *id)
 
 int secauth_db_begin(request_rec *r, ap_dbd_t *dbd, apr_dbd_transaction_t **txn)
 {
-    int rv = apr_dbd_transaction_start(dbd->driver, r->pool, dbd->handle, txn);
     held_t *held = held_connection(r);
+    int rv;
 
+    /* in the pool the connection is held for: the driver keeps a pointer to it */
+    *txn = NULL;
+    rv = apr_dbd_transaction_start(dbd->driver, initial_request(r)->pool, dbd->handle, txn);
     if (rv) {
+        if (*txn) {
+            end_transaction(dbd, *txn);
+        }
         return failure(r, dbd, "transaction start", rv);
     }
     if (held && held->dbd == dbd) {

@@ -33,9 +33,9 @@ int secauth_db_init(void);
  * before mod_dbd's own post_config). */
 void secauth_db_prepare(server_rec *s, const char *driver, const secauth_stmt_t *stmts);
 
-/* Sets up the reuse of connections between this child's requests (child_init). 0 on success;
- * without it every request takes its connection from mod_dbd. */
-int secauth_db_child_init(apr_pool_t *pchild);
+/* Sets up the reuse of connections between this child's requests (child_init; threaded MPMs
+ * only). 0 on success; without it every request takes its connection from mod_dbd. */
+int secauth_db_child_init(apr_pool_t *pchild, int threaded);
 
 /* The request's pooled connection, or NULL when the database cannot be reached. */
 ap_dbd_t *secauth_db_acquire(request_rec *r);

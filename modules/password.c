@@ -61,9 +61,19 @@ static size_t gate_keep_bytes;     /* larger blocks (an old hash's m) are unmapp
 /* argon2's allocation callbacks take no argument: the block of the calling thread's place. */
 static __thread hash_memory_t *thread_hash_memory;
 
-int secauth_password_gate_init(apr_pool_t *p, int concurrent, unsigned int keep_kib,
-                               int map_now)
+/* The costs a stored hash may ask for: at most what SecAuthPasswordHash accepts, and once a
+ * gate is set up no more than 256 MiB and 10 passes beyond the configured costs, so that one
+ * corrupt or planted row cannot hold a place of the gate (and every login of the child queued
+ * behind it) for minutes. */
+#define STORED_MIN_M_CAP (256UL * 1024)
+#define STORED_MIN_T_CAP 10UL
+static unsigned long stored_max_m = SECAUTH_ARGON2_MAX_M;
+static unsigned long stored_max_t = SECAUTH_ARGON2_MAX_T;
+
+int secauth_password_gate_init(apr_pool_t *p, int concurrent,
+                               const secauth_argon2_params_t *largest, int map_now)
 {
+    unsigned int keep_kib = largest ? largest->m_cost : 0;
     int i;
 
     if (concurrent < 1
@@ -74,6 +84,9 @@ int secauth_password_gate_init(apr_pool_t *p, int concurrent, unsigned int keep_
     }
     gate_free = NULL;
     gate_keep_bytes = (size_t)keep_kib * 1024;
+    stored_max_m = keep_kib > STORED_MIN_M_CAP ? keep_kib : STORED_MIN_M_CAP;
+    stored_max_t = largest && largest->t_cost > STORED_MIN_T_CAP ? largest->t_cost
+                                                                 : STORED_MIN_T_CAP;
     for (i = 0; i < concurrent; i++) {
         hash_memory_t *place = apr_pcalloc(p, sizeof(*place));
         void *block;
@@ -133,6 +146,7 @@ static int allocate_hash_memory(uint8_t **memory, size_t bytes)
         unmap_block(place);
         block = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (block == MAP_FAILED) {
+            *memory = NULL;   /* what libargon2 checks: it ignores the return value */
             return ARGON2_MEMORY_ALLOCATION_ERROR;
         }
         place->block = block;
@@ -396,8 +410,7 @@ static int werkzeug_scrypt_verify(apr_pool_t *p, const werkzeug_hash_t *w, const
 }
 
 /* Checks password against "$argon2id$[v=N$]m=M,t=T,p=P$salt$hash", the string carrying its
- * own costs and salt. Costs beyond what SecAuthPasswordHash accepts are refused, so that one
- * corrupt row cannot ask a child for gigabytes. */
+ * own costs and salt; costs beyond stored_max_m and stored_max_t are refused. */
 static int argon2id_verify_phc(apr_pool_t *p, const char *stored, const char *password)
 {
     const char *s = stored + strlen(ARGON2ID_PREFIX), *salt_end;
@@ -411,8 +424,8 @@ static int argon2id_verify_phc(apr_pool_t *p, const char *stored, const char *pa
         return 0;
     }
     if ((version != ARGON2_VERSION_10 && version != ARGON2_VERSION_13)
-        || !expect(&s, "m=") || !parse_decimal(&s, SECAUTH_ARGON2_MAX_M, &m)
-        || !expect(&s, ",t=") || !parse_decimal(&s, SECAUTH_ARGON2_MAX_T, &t)
+        || !expect(&s, "m=") || !parse_decimal(&s, stored_max_m, &m)
+        || !expect(&s, ",t=") || !parse_decimal(&s, stored_max_t, &t)
         || !expect(&s, ",p=") || !parse_decimal(&s, SECAUTH_ARGON2_MAX_P, &lanes)
         || !expect(&s, "$") || !(salt_end = strchr(s, '$'))
         || phc_base64_decode(p, s, (size_t)(salt_end - s), &salt, &salt_len) != 0

@@ -24,11 +24,12 @@ const char *secauth_password_hash(apr_pool_t *p, const secauth_argon2_params_t *
                                   const char *password);
 
 /* Limits the argon2id hashes running at once in this process to concurrent, each on a block of
- * hash memory that is kept for the next hash up to keep_kib KiB; map_now maps and touches the
- * blocks at once rather than at their first hash (once per process, in child_init; p outlives
- * every hash). 0 on success. */
-int secauth_password_gate_init(apr_pool_t *p, int concurrent, unsigned int keep_kib,
-                               int map_now);
+ * hash memory that is kept for the next hash up to largest->m_cost KiB (the largest costs any
+ * server is configured with, which also bound what a stored hash may ask for); map_now maps
+ * and touches the blocks at once rather than at their first hash (once per process, in
+ * child_init; p outlives every hash). 0 on success. */
+int secauth_password_gate_init(apr_pool_t *p, int concurrent,
+                               const secauth_argon2_params_t *largest, int map_now);
 
 /* 1 when password matches stored (argon2id PHC, or Werkzeug "pbkdf2:sha256:ITER$salt$hex",
  * "scrypt:N:r:p$salt$hex"), 0 otherwise (including unparseable stored strings). */

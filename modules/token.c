@@ -330,6 +330,9 @@ static int hs256_mac(const secauth_key_t *key, const char *input, apr_size_t len
     good = ctx && EVP_MAC_update(ctx, (const unsigned char *)input, len) == 1
         && EVP_MAC_final(ctx, mac, &mac_len, HS256_MAC_LEN) == 1 && mac_len == HS256_MAC_LEN;
     EVP_MAC_CTX_free(ctx);
+    if (!good) {
+        ERR_clear_error();
+    }
     return good;
 }
 

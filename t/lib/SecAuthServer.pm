@@ -17,8 +17,8 @@ sub free_port {
     return $port;
 }
 
-# SecAuthServer->start(driver => 'mysql'|'sqlite3', params => DBDParams, extra => config text)
-# → the running server, or dies with the error log.
+# SecAuthServer->start(driver => 'mysql'|'sqlite3', params => DBDParams, extra => config text,
+# mpm => 'prefork' (default)|'worker'|'event') → the running server, or dies with the error log.
 sub start {
     my ($class, %opt) = @_;
     my $dir = tempdir(CLEANUP => 1);
@@ -27,6 +27,10 @@ sub start {
     my $keys = $ENV{SECAUTH_KEYDIR};
     my $src = $ENV{SECAUTH_SRCDIR};
     my $self = bless {dir => $dir, port => $port, conf => "$dir/httpd.conf"}, $class;
+    my $mpm = $opt{mpm} // 'prefork';
+    my $processes = $mpm eq 'prefork'
+        ? "MinSpareServers 1\nMaxSpareServers 2"
+        : "ThreadsPerChild 8\nThreadLimit 8\nMaxRequestWorkers 16";
 
     open(my $c, '>', $self->{conf}) or die "$self->{conf}: $!";
     print $c <<"CONF";
@@ -37,10 +41,9 @@ PidFile "$dir/httpd.pid"
 DefaultRuntimeDir "$dir"
 ErrorLog "$dir/error.log"
 LogLevel warn secauth:notice
-LoadModule mpm_prefork_module "$mods/mod_mpm_prefork.so"
+LoadModule mpm_${mpm}_module "$mods/mod_mpm_$mpm.so"
 StartServers 2
-MinSpareServers 1
-MaxSpareServers 2
+$processes
 LoadModule authn_core_module "$mods/mod_authn_core.so"
 LoadModule authz_core_module "$mods/mod_authz_core.so"
 LoadModule authz_user_module "$mods/mod_authz_user.so"
@@ -97,20 +100,25 @@ sub wait_log {
     return 0;
 }
 
+# stop(): httpd -k stop; stop('graceful-stop') lets the requests in flight finish. Returns 1
+# once the main process is gone.
 sub stop {
-    my ($self) = @_;
-    return unless $self->{running};
+    my ($self, $how) = @_;
+    return 1 unless $self->{running};
     my $pidfile = "$self->{dir}/httpd.pid";
     my $pid = -e $pidfile ? do { open(my $fh, '<', $pidfile); local $/; <$fh> } : undef;
-    system("$ENV{SECAUTH_HTTPD} -f $self->{conf} -k stop >/dev/null 2>&1");
+    my $gone = 1;
+    system("$ENV{SECAUTH_HTTPD} -f $self->{conf} -k " . ($how // 'stop') . " >/dev/null 2>&1");
     if ($pid) {
         chomp $pid;
         for (1 .. 100) {
             last unless kill 0, $pid;
             sleep 0.1;
         }
+        $gone = !kill 0, $pid;
     }
     $self->{running} = 0;
+    return $gone;
 }
 
 sub DESTROY { $_[0]->stop }

@@ -155,14 +155,15 @@ static void *APR_THREAD_FUNC hash_and_verify(apr_thread_t *thread, void *data)
 static void test_gate(apr_pool_t *p)
 {
     static const secauth_argon2_params_t larger = { 4096, 1, 1 };
+    static const secauth_argon2_params_t kept = { 1024, 1, 1 };
     apr_thread_t *threads[6];
     struct gate_worker workers[6];
     apr_status_t rv;
     const char *hash;
     int i, verified = 0;
 
-    is_int(secauth_password_gate_init(p, 0, 1024, 0), -1, "a gate needs at least one place");
-    is_int(secauth_password_gate_init(p, 2, 1024, 1), 0, "gate of two places, 1 MiB kept, mapped now");
+    is_int(secauth_password_gate_init(p, 0, &kept, 0), -1, "a gate needs at least one place");
+    is_int(secauth_password_gate_init(p, 2, &kept, 1), 0, "gate of two places, 1 MiB kept, mapped now");
     for (i = 0; i < 6; i++) {
         apr_pool_create(&workers[i].pool, p);
         workers[i].verified = 0;
@@ -178,6 +179,14 @@ static void test_gate(apr_pool_t *p)
     ok(secauth_password_verify(p, "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA"
                                   "$5Tx9YkNNWfq1gl0Huxrt8T0TE4IsPYoxCIG6y6JJZ6I", PASSWORD),
        "then the kept size again");
+    /* with a gate, a stored hash may ask for at most 256 MiB and 10 passes beyond the costs
+     * configured (1 MiB, t=1 here): refused without hashing */
+    ok(!secauth_password_verify(p, "$argon2id$v=19$m=262145,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA"
+                                   "$5Tx9YkNNWfq1gl0Huxrt8T0TE4IsPYoxCIG6y6JJZ6I", PASSWORD),
+       "a stored m above 256 MiB is refused");
+    ok(!secauth_password_verify(p, "$argon2id$v=19$m=1024,t=11,p=1$c2FsdHNhbHRzYWx0c2FsdA"
+                                   "$5Tx9YkNNWfq1gl0Huxrt8T0TE4IsPYoxCIG6y6JJZ6I", PASSWORD),
+       "a stored t above 10 is refused");
 }
 
 static void test_werkzeug(apr_pool_t *p)
