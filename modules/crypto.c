@@ -83,9 +83,15 @@ const char *secauth_hmac_sha256_hex(apr_pool_t *p, const unsigned char *key, apr
     return secauth_hex(p, mac, mac_len);
 }
 
-/* ---- base64url (RFC 4648 §5), no padding on output ---- */
+/* ---- base64 without padding on output: url (RFC 4648 §5) and standard (§4) alphabets ----
+ * The two alphabets differ only in the characters for 62 and 63. */
+#define URL_62 '-'
+#define URL_63 '_'
+#define STD_62 '+'
+#define STD_63 '/'
 
-char *secauth_b64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len)
+static char *b64_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len,
+                        char c62, char c63)
 {
     char *out;
     int n, i;
@@ -95,36 +101,46 @@ char *secauth_b64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t
     }
     out = apr_palloc(p, 4 * ((len + 2) / 3) + 1);
     n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    /* Same alphabet but for two characters; padding is dropped, not mapped. */
+    /* padding is dropped, not mapped */
     while (n > 0 && out[n - 1] == '=') {
         n--;
     }
     out[n] = '\0';
     for (i = 0; i < n; i++) {
-        if (out[i] == '+') {
-            out[i] = '-';
+        if (out[i] == STD_62) {
+            out[i] = c62;
         }
-        else if (out[i] == '/') {
-            out[i] = '_';
+        else if (out[i] == STD_63) {
+            out[i] = c63;
         }
     }
     return out;
 }
 
-/* The 6-bit value of a base64url character, -1 for anything outside the alphabet. */
-static int b64url_value(unsigned char c)
+char *secauth_b64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len)
+{
+    return b64_encode(p, data, len, URL_62, URL_63);
+}
+
+char *secauth_b64_encode_unpadded(apr_pool_t *p, const unsigned char *data, apr_size_t len)
+{
+    return b64_encode(p, data, len, STD_62, STD_63);
+}
+
+/* The 6-bit value of a character of the alphabet, -1 for anything outside it. */
+static int b64_value(unsigned char c, char c62, char c63)
 {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
     if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
+    if (c == (unsigned char)c62) return 62;
+    if (c == (unsigned char)c63) return 63;
     return -1;
 }
 
 /* Length of text without correct '=' padding; (apr_size_t)-1 when the padding is wrong.
  * Padding is optional, but when present it must make the length a multiple of four. */
-static apr_size_t b64url_unpadded_length(const char *text, apr_size_t len)
+static apr_size_t b64_unpadded_length(const char *text, apr_size_t len)
 {
     apr_size_t pads = 0;
 
@@ -142,7 +158,7 @@ static apr_size_t b64url_unpadded_length(const char *text, apr_size_t len)
 
 /* Rejects characters outside the alphabet and, as RFC 4648 §3.5 allows, an encoding whose
  * unused trailing bits are not zero: each byte string then has exactly one accepted text. */
-static int b64url_valid(const char *text, apr_size_t len)
+static int b64_valid(const char *text, apr_size_t len, char c62, char c63)
 {
     apr_size_t i;
     int last = 0;
@@ -151,7 +167,7 @@ static int b64url_valid(const char *text, apr_size_t len)
         return 0;
     }
     for (i = 0; i < len; i++) {
-        last = b64url_value((unsigned char)text[i]);
+        last = b64_value((unsigned char)text[i], c62, c63);
         if (last < 0) {
             return 0;
         }
@@ -165,8 +181,10 @@ static int b64url_valid(const char *text, apr_size_t len)
     return 1;
 }
 
-int secauth_b64url_decode(apr_pool_t *p, const char *text, apr_size_t text_len,
-                          unsigned char **out, apr_size_t *out_len)
+/* Decodes text in the alphabet of c62 and c63; '=' padding is accepted when padding_ok (and
+ * then must be correct), refused otherwise. */
+static int b64_decode(apr_pool_t *p, const char *text, apr_size_t text_len, char c62, char c63,
+                      int padding_ok, unsigned char **out, apr_size_t *out_len)
 {
     apr_size_t len, padded_len, i, missing;
     unsigned char *std, *decoded;
@@ -175,17 +193,17 @@ int secauth_b64url_decode(apr_pool_t *p, const char *text, apr_size_t text_len,
     if (!text || text_len > B64_MAX_INPUT) {
         return -1;
     }
-    len = b64url_unpadded_length(text, text_len);
-    if (len == (apr_size_t)-1 || !b64url_valid(text, len)) {
+    len = padding_ok ? b64_unpadded_length(text, text_len) : text_len;
+    if (len == (apr_size_t)-1 || !b64_valid(text, len, c62, c63)) {
         return -1;
     }
 
-    /* Map back to the standard alphabet with full padding, which EVP_DecodeBlock needs. */
+    /* The standard alphabet with full padding, which EVP_DecodeBlock needs. */
     missing = (4 - len % 4) % 4;
     padded_len = len + missing;
     std = apr_palloc(p, padded_len + 1);
     for (i = 0; i < len; i++) {
-        std[i] = text[i] == '-' ? '+' : text[i] == '_' ? '/' : (unsigned char)text[i];
+        std[i] = text[i] == c62 ? STD_62 : text[i] == c63 ? STD_63 : (unsigned char)text[i];
     }
     memset(std + len, '=', missing);
     std[padded_len] = '\0';
@@ -200,6 +218,18 @@ int secauth_b64url_decode(apr_pool_t *p, const char *text, apr_size_t text_len,
     decoded[*out_len] = '\0';
     *out = decoded;
     return 0;
+}
+
+int secauth_b64url_decode(apr_pool_t *p, const char *text, apr_size_t text_len,
+                          unsigned char **out, apr_size_t *out_len)
+{
+    return b64_decode(p, text, text_len, URL_62, URL_63, 1, out, out_len);
+}
+
+int secauth_b64_decode_unpadded(apr_pool_t *p, const char *text, apr_size_t text_len,
+                                unsigned char **out, apr_size_t *out_len)
+{
+    return b64_decode(p, text, text_len, STD_62, STD_63, 0, out, out_len);
 }
 
 /* ---- AES-256-GCM sealing ---- */

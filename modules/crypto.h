@@ -34,6 +34,12 @@ char *secauth_b64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t
 int secauth_b64url_decode(apr_pool_t *p, const char *text, apr_size_t text_len,
                           unsigned char **out, apr_size_t *out_len);
 
+/* Standard base64 (RFC 4648 §4) without padding, as PHC hash strings write it; decode refuses
+ * '=' padding and characters of the url alphabet. 0 on success, -1 on bad input. */
+char *secauth_b64_encode_unpadded(apr_pool_t *p, const unsigned char *data, apr_size_t len);
+int secauth_b64_decode_unpadded(apr_pool_t *p, const char *text, apr_size_t text_len,
+                                unsigned char **out, apr_size_t *out_len);
+
 /* Lower-case hex of len bytes. */
 char *secauth_hex(apr_pool_t *p, const unsigned char *data, apr_size_t len);
 

@@ -205,33 +205,6 @@ static int argon2id_raw(const secauth_argon2_params_t *params, uint32_t version,
     return rc;
 }
 
-/* PHC strings use standard base64 without padding. */
-static char *phc_base64(apr_pool_t *p, const unsigned char *data, size_t len)
-{
-    char *text = secauth_b64url_encode(p, data, len), *c;
-
-    for (c = text; c && *c; c++) {
-        if (*c == '-') *c = '+';
-        else if (*c == '_') *c = '/';
-    }
-    return text;
-}
-
-/* Decodes the PHC base64 field text[0..len); 0 on success. */
-static int phc_base64_decode(apr_pool_t *p, const char *text, size_t len,
-                             unsigned char **out, apr_size_t *out_len)
-{
-    char *url = apr_pstrmemdup(p, text, len);
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (url[i] == '-' || url[i] == '_' || url[i] == '=') return -1;
-        if (url[i] == '+') url[i] = '-';
-        else if (url[i] == '/') url[i] = '_';
-    }
-    return secauth_b64url_decode(p, url, len, out, out_len);
-}
-
 const char *secauth_password_hash(apr_pool_t *p, const secauth_argon2_params_t *params,
                                   const char *password)
 {
@@ -245,8 +218,9 @@ const char *secauth_password_hash(apr_pool_t *p, const secauth_argon2_params_t *
                      hash, sizeof(hash)) == ARGON2_OK) {
         encoded = apr_psprintf(p, ARGON2ID_PREFIX "v=%d$m=%u,t=%u,p=%u$%s$%s",
                                ARGON2_VERSION_13, params->m_cost, params->t_cost,
-                               params->parallelism, phc_base64(p, salt, sizeof(salt)),
-                               phc_base64(p, hash, sizeof(hash)));
+                               params->parallelism,
+                               secauth_b64_encode_unpadded(p, salt, sizeof(salt)),
+                               secauth_b64_encode_unpadded(p, hash, sizeof(hash)));
     }
     OPENSSL_cleanse(salt, sizeof(salt));
     OPENSSL_cleanse(hash, sizeof(hash));
@@ -428,8 +402,9 @@ static int argon2id_verify_phc(apr_pool_t *p, const char *stored, const char *pa
         || !expect(&s, ",t=") || !parse_decimal(&s, stored_max_t, &t)
         || !expect(&s, ",p=") || !parse_decimal(&s, SECAUTH_ARGON2_MAX_P, &lanes)
         || !expect(&s, "$") || !(salt_end = strchr(s, '$'))
-        || phc_base64_decode(p, s, (size_t)(salt_end - s), &salt, &salt_len) != 0
-        || phc_base64_decode(p, salt_end + 1, strlen(salt_end + 1), &expected, &expected_len) != 0
+        || secauth_b64_decode_unpadded(p, s, (size_t)(salt_end - s), &salt, &salt_len) != 0
+        || secauth_b64_decode_unpadded(p, salt_end + 1, strlen(salt_end + 1), &expected,
+                                       &expected_len) != 0
         || salt_len < ARGON2_MIN_SALT_LENGTH
         || expected_len < ARGON2_MIN_OUTLEN || expected_len > ARGON2_MAX_STORED_HASH_LEN) {
         return 0;

@@ -54,6 +54,15 @@ static void test_b64url(apr_pool_t *p)
     ok(secauth_b64url_decode(p, "Zm\0v", 4, &out, &len) != 0, "decode refuses an embedded NUL");
     ok(secauth_b64url_decode(p, "Zm9vYmFy", 4, &out, &len) == 0 && len == 3
        && memcmp(out, "foo", 3) == 0, "decode honours text_len");
+
+    /* the standard alphabet, unpadded (PHC strings) */
+    is_str(secauth_b64_encode_unpadded(p, url_only, 3), "+/+/", "standard encode of 0xfbffbf");
+    is_str(secauth_b64_encode_unpadded(p, (const unsigned char *)"f", 1), "Zg", "standard encode drops padding");
+    ok(secauth_b64_decode_unpadded(p, "+/+/", 4, &out, &len) == 0 && len == 3
+       && memcmp(out, url_only, 3) == 0, "standard decode of +/+/");
+    ok(secauth_b64_decode_unpadded(p, "-_-_", 4, &out, &len) != 0, "standard decode refuses - and _");
+    ok(secauth_b64_decode_unpadded(p, "Zg==", 4, &out, &len) != 0, "standard decode refuses padding");
+    ok(secauth_b64_decode_unpadded(p, "Zh", 2, &out, &len) != 0, "standard decode refuses non-zero trailing bits");
 }
 
 static void test_hex_hmac_compare(apr_pool_t *p)
