@@ -16,6 +16,12 @@
 static apr_pool_t *root;
 static secauth_token_config_t cfg;
 
+static void teardown(void)
+{
+    apr_pool_destroy(root);
+    apr_terminate();
+}
+
 static void setup(void)
 {
     static const unsigned char secret_a[] = "fuzzing-secret-a-0123456789abcdef";
@@ -24,16 +30,14 @@ static void setup(void)
 
     apr_initialize();
     apr_pool_create(&root, NULL);
+    /* the keys hold OpenSSL contexts freed with root: give them back at exit */
+    atexit(teardown);
     cfg.alg = SECAUTH_ALG_HS256;
     cfg.keys = apr_array_make(root, 2, sizeof(secauth_key_t));
     key = apr_array_push(cfg.keys);
-    memset(key, 0, sizeof(*key));
-    key->kid = "a"; key->alg = SECAUTH_ALG_HS256; key->key = secret_a;
-    key->key_len = sizeof(secret_a) - 1; key->can_sign = 1;
+    if (secauth_key_hs256(root, secret_a, sizeof(secret_a) - 1, "a", key)) abort();
     key = apr_array_push(cfg.keys);
-    memset(key, 0, sizeof(*key));
-    key->kid = "b"; key->alg = SECAUTH_ALG_HS256; key->key = secret_b;
-    key->key_len = sizeof(secret_b) - 1; key->can_sign = 1;
+    if (secauth_key_hs256(root, secret_b, sizeof(secret_b) - 1, "b", key)) abort();
     cfg.issuer = "https://secauth.test";
     cfg.audience = "products-api";
     cfg.lifetime = 600;

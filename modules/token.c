@@ -27,7 +27,6 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
@@ -276,6 +275,20 @@ static EVP_MAC_CTX *keyed_hmac_sha256(apr_pool_t *p, const unsigned char *key, a
     return ctx;
 }
 
+/* The HS256 part of loading: out->key holds the secret; checks its length, keys the HMAC. */
+static const char *hs256_key(apr_pool_t *p, secauth_key_t *out)
+{
+    if (out->key_len < HS256_MIN_KEY_LEN) {
+        return apr_psprintf(p, "HS256 key must be at least %d bytes, found %" APR_SIZE_T_FMT,
+                            HS256_MIN_KEY_LEN, out->key_len);
+    }
+    if (!(out->hmac_keyed = keyed_hmac_sha256(p, out->key, out->key_len))) {
+        return "cannot set up HMAC-SHA256 with this key";
+    }
+    out->can_sign = 1;
+    return NULL;
+}
+
 const char *secauth_key_load(apr_pool_t *p, secauth_alg_e alg, const char *path,
                              const char *kid, secauth_key_t *out)
 {
@@ -298,15 +311,18 @@ const char *secauth_key_load(apr_pool_t *p, secauth_alg_e alg, const char *path,
     if (alg != SECAUTH_ALG_HS256) {
         return load_pem_key(p, alg, out);
     }
-    if (len < HS256_MIN_KEY_LEN) {
-        return apr_psprintf(p, "HS256 key must be at least %d bytes, found %" APR_SIZE_T_FMT,
-                            HS256_MIN_KEY_LEN, len);
-    }
-    if (!(out->hmac_keyed = keyed_hmac_sha256(p, data, len))) {
-        return "cannot set up HMAC-SHA256 with this key";
-    }
-    out->can_sign = 1;
-    return NULL;
+    return hs256_key(p, out);
+}
+
+const char *secauth_key_hs256(apr_pool_t *p, const unsigned char *secret, apr_size_t len,
+                              const char *kid, secauth_key_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kid = kid ? apr_pstrdup(p, kid) : NULL;
+    out->alg = SECAUTH_ALG_HS256;
+    out->key = secret;
+    out->key_len = len;
+    return hs256_key(p, out);
 }
 
 /* ---- JWS signatures ---- */
@@ -318,15 +334,8 @@ static int hs256_mac(const secauth_key_t *key, const char *input, apr_size_t len
     size_t mac_len = 0;
     int good;
 
-    if (!key->hmac_keyed) {   /* a key not made by secauth_key_load */
-        unsigned int n = 0;
-        return key->key_len <= INT_MAX
-            && HMAC(EVP_sha256(), key->key, (int)key->key_len, (const unsigned char *)input,
-                    len, mac, &n) != NULL
-            && n == HS256_MAC_LEN;
-    }
     /* the keyed context is shared by every thread: only copies of it are written */
-    ctx = EVP_MAC_CTX_dup(key->hmac_keyed);
+    ctx = key->hmac_keyed ? EVP_MAC_CTX_dup(key->hmac_keyed) : NULL;
     good = ctx && EVP_MAC_update(ctx, (const unsigned char *)input, len) == 1
         && EVP_MAC_final(ctx, mac, &mac_len, HS256_MAC_LEN) == 1 && mac_len == HS256_MAC_LEN;
     EVP_MAC_CTX_free(ctx);

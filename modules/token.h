@@ -27,7 +27,8 @@ typedef struct {
     apr_size_t public_len;
     int can_sign;
     /* HS256: an HMAC-SHA256 context keyed at load time (an EVP_MAC_CTX, freed with the load
-     * pool); each signature works on a copy, which spares fetching the algorithm every time. */
+     * pool); each signature works on a copy, which spares fetching the algorithm every time.
+     * HS256 keys come from secauth_key_load or secauth_key_hs256 only. */
     void *hmac_keyed;
 } secauth_key_t;
 
@@ -62,6 +63,11 @@ int secauth_alg_parse(const char *name, secauth_alg_e *alg);
  * else a message naming the problem (the caller adds the directive and the path). */
 const char *secauth_key_load(apr_pool_t *p, secauth_alg_e alg, const char *path,
                              const char *kid, secauth_key_t *out);
+
+/* An HS256 key from secret bytes held by the caller (at least 32), as secauth_key_load makes
+ * one from a file. Returns NULL on success, else a message. */
+const char *secauth_key_hs256(apr_pool_t *p, const unsigned char *secret, apr_size_t len,
+                              const char *kid, secauth_key_t *out);
 
 /* Issues a signed token with the first key of cfg: header {alg, typ, kid}; claims iss, aud,
  * sub, preferred_username, role (access only), scope "enroll" (enroll only), iat, nbf, exp
