@@ -6,13 +6,14 @@
 use strict;
 use warnings;
 use FindBin;
-use lib $FindBin::Bin;
+use lib $FindBin::Bin, "$FindBin::Bin/../t/lib";
 use HTTP::Request;
 use IO::Socket::INET;
 use IO::Select;
 use Time::HiRes qw(time sleep);
 use POSIX ();
 use SecAuthClient;
+use SecAuthParallel;
 
 my $base = $ENV{BASE} or die "BASE not set\n";
 my ($host, $port) = $base =~ m{^http://([^:/]+):(\d+)} or die "bad BASE\n";
@@ -29,29 +30,6 @@ sub ok {
     return $cond;
 }
 
-# runs CODE(i) in N forked processes released together; returns their outputs
-sub in_parallel {
-    my ($n, $code) = @_;
-    my (@readers, @pids);
-    pipe(my $go_r, my $go_w) or die "pipe: $!";
-    for my $i (1 .. $n) {
-        pipe(my $r, my $w) or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            close $r; close $go_w;
-            my $ready = <$go_r>;
-            my $out = eval { $code->($i) } // "died: $@";
-            print $w $out; close $w;
-            POSIX::_exit(0);
-        }
-        close $w;
-        push @readers, $r; push @pids, $pid;
-    }
-    close $go_r; close $go_w;
-    my @out = map { local $/; my $fh = $_; my $v = <$fh>; close $fh; $v // '' } @readers;
-    waitpid($_, 0) for @pids;
-    return @out;
-}
 sub tally { my %c; $c{$_}++ for @_; return \%c }
 sub show { my $c = shift; join ', ', map { "$_ x$c->{$_}" } sort keys %$c }
 

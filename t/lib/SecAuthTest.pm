@@ -7,6 +7,7 @@ use warnings;
 
 use Apache::Test ();
 use Apache::TestRequest ();
+use SecAuthParallel;   # in_parallel, exported from here too
 use Authen::OATH;
 use Exporter 'import';
 use HTTP::Request;
@@ -255,37 +256,6 @@ sub fresh_step {
     my $left = 30 - (time % 30);
     sleep($left + 1) if $left < $margin;
     return time_step();
-}
-
-# in_parallel(N, CODE) → the N strings CODE returned (one per forked child, in any order).
-# The children start together once all are forked, so their requests overlap.
-sub in_parallel {
-    my ($n, $code) = @_;
-    my (@readers, @pids);
-    pipe(my $go_r, my $go_w) or die "pipe: $!";
-    for my $i (1 .. $n) {
-        pipe(my $r, my $w) or die "pipe: $!";
-        my $pid = fork;
-        die "fork: $!" unless defined $pid;
-        if (!$pid) {
-            close $r;
-            close $go_w;
-            my $ready = <$go_r>;    # returns at EOF: when the parent closes its end
-            my $out = eval { $code->($i) } // "died: $@";
-            print $w $out;
-            close $w;
-            require POSIX;
-            POSIX::_exit(0);
-        }
-        close $w;
-        push @readers, $r;
-        push @pids, $pid;
-    }
-    close $go_r;
-    close $go_w;
-    my @out = map { local $/; my $fh = $_; my $v = <$fh>; close $fh; $v // '' } @readers;
-    waitpid($_, 0) for @pids;
-    return @out;
 }
 
 sub _error_log { Apache::Test::vars('t_logs') . '/error_log' }
