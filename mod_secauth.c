@@ -19,6 +19,7 @@
 #include "modules/password.h"
 #include "modules/products.h"
 #include "modules/totp.h"
+#include "modules/log.h"
 
 
 APLOG_USE_MODULE(secauth);
@@ -77,7 +78,7 @@ static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         return rc;
     }
     if (!secauth_db_init()) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10503)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SECAUTH_LOGNO(503)
                      "mod_secauth needs mod_dbd: LoadModule dbd_module modules/mod_dbd.so");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -115,7 +116,7 @@ static void hash_gate_init(apr_pool_t *p, server_rec *s, int threaded)
     if (places > threads) places = threads;
     largest = largest_hash_costs(s);
     if (secauth_password_gate_init(p, places, &largest, threaded) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10505)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SECAUTH_LOGNO(505)
                      "mod_secauth: cannot create the password hashing gate");
     }
 }
@@ -125,7 +126,7 @@ static void secauth_child_init(apr_pool_t *p, server_rec *s)
     int threaded = 0;
 
     if (secauth_totp_init() != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10504)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SECAUTH_LOGNO(504)
                      "mod_secauth: liboath failed to initialise");
     }
     if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS) {
@@ -133,7 +134,7 @@ static void secauth_child_init(apr_pool_t *p, server_rec *s)
     }
     threaded = threaded != AP_MPMQ_NOT_SUPPORTED;
     if (secauth_db_child_init(p, threaded) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(10506)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SECAUTH_LOGNO(506)
                      "mod_secauth: cannot set up the reuse of database connections");
     }
     hash_gate_init(p, s, threaded);

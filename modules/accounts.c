@@ -16,6 +16,7 @@
 #include "http_protocol.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
+#include "log.h"
 
 APLOG_USE_MODULE(secauth);
 
@@ -140,7 +141,7 @@ static int invalid_credentials(request_rec *r)
 
 static int server_error(request_rec *r, const char *what)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10609) "mod_secauth: %s", what);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(609) "mod_secauth: %s", what);
     return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR, "internal error", NULL);
 }
 
@@ -333,7 +334,7 @@ int secauth_account_throttled(secauth_req_t *req, const char *username,
     if (left <= 0) {
         return 0;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10605)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(605)
                   "mod_secauth: attempt for %s from %s refused: locked for %" APR_INT64_T_FMT
                   " more seconds", log_name(r, username), client_ip(r), left);
     apr_table_setn(r->headers_out, "Retry-After",
@@ -372,11 +373,11 @@ static void log_failure(request_rec *r, const char *username, const char *what,
         count = state->rows[0][0] ? atoi(state->rows[0][0]) : 0;
         locked = state->rows[0][1] ? apr_atoi64(state->rows[0][1]) : 0;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10603)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(603)
                   "mod_secauth: failed attempt for %s from %s: %s (%d consecutive)",
                   log_name(r, username), client_ip(r), what, count);
     if (locked > now) {
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10604)
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(604)
                       "mod_secauth: %s locked for %" APR_INT64_T_FMT " seconds after %d "
                       "consecutive failures (last from %s)", log_name(r, username),
                       locked - now, count, client_ip(r));
@@ -626,7 +627,7 @@ int secauth_register(secauth_req_t *req)
     if (!token) {
         return server_error(r, "could not sign an enrolment token");
     }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10600)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(600)
                   "mod_secauth: registered %s (id %d) from %s; enrolment pending",
                   username, id, client_ip(r));
     return secauth_send_json(r, HTTP_CREATED,
@@ -711,7 +712,7 @@ int secauth_generate_qr(secauth_req_t *req)
     uri = secauth_otpauth_uri(r->pool, req->conf->totp_issuer, row[U_NAME],
                               secauth_base32_encode(r->pool, secret, len));
     memset(secret, 0, len);
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10612)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(612)
                   "mod_secauth: enrolment QR code (%s) of %s fetched from %s", format,
                   row[U_NAME], client_ip(r));
     if (!strcmp(format, "json")) {
@@ -835,7 +836,7 @@ int secauth_verify_2fa(secauth_req_t *req)
         secauth_account_log_failure(req, dbd, user_id, row[U_NAME], "wrong enrolment code");
         return secauth_problem(r, HTTP_UNAUTHORIZED, "invalid code", NULL);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10601)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(601)
                   "mod_secauth: two-factor enrolment of %s confirmed from %s; %d recovery codes "
                   "issued", row[U_NAME], client_ip(r), RECOVERY_CODES);
     list = json_array();
@@ -873,7 +874,7 @@ static void upgrade_account(secauth_req_t *req, ap_dbd_t *dbd, const char *const
         args[3] = row[U_PASSWORD];
         if (!hash || secauth_db_exec(r, dbd, "secauth_acct_rehash", args, NULL)
                      != SECAUTH_DB_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10610)
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SECAUTH_LOGNO(610)
                           "mod_secauth: could not re-hash the password of %s", row[U_NAME]);
         }
     }
@@ -884,7 +885,7 @@ static void upgrade_account(secauth_req_t *req, ap_dbd_t *dbd, const char *const
         args[2] = row[U_SECRET];
         if (!args[0] || secauth_db_exec(r, dbd, "secauth_acct_reseal", args, NULL)
                         != SECAUTH_DB_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10611)
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SECAUTH_LOGNO(611)
                           "mod_secauth: could not seal the plain TOTP secret of %s",
                           row[U_NAME]);
         }
@@ -944,7 +945,7 @@ int secauth_login(secauth_req_t *req)
         if (!(token = issue_token(req, SECAUTH_TOKEN_ENROLL, row))) {
             return server_error(r, "could not sign an enrolment token");
         }
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10607)
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(607)
                       "mod_secauth: login of %s from %s: enrolment not confirmed, new "
                       "enrolment token issued", row[U_NAME], client_ip(r));
         return secauth_problem(r, HTTP_FORBIDDEN, "two-factor enrolment is not confirmed",
@@ -954,7 +955,7 @@ int secauth_login(secauth_req_t *req)
     if (code) {
         if (secauth_account_open_secret(r->pool, req->conf, user_id, row[U_NAME], row[U_SECRET],
                                         &secret, &len, &legacy) != 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10613)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(613)
                           "mod_secauth: the TOTP secret of %s does not open (wrong "
                           "SecAuthEncryptionKeyFile?)", row[U_NAME]);
             return login_failed(req, dbd, row, "unusable TOTP secret");
@@ -965,7 +966,7 @@ int secauth_login(secauth_req_t *req)
         }
         if (rc != 1) {
             if (replayed) {
-                ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10606)
+                ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(606)
                               "mod_secauth: replayed TOTP code for %s from %s", row[U_NAME],
                               client_ip(r));
             }
@@ -992,7 +993,7 @@ int secauth_login(secauth_req_t *req)
     if (!(token = issue_token(req, SECAUTH_TOKEN_ACCESS, row))) {
         return server_error(r, "could not sign an access token");
     }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10602)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(602)
                   "mod_secauth: login of %s from %s with %s", row[U_NAME], client_ip(r),
                   code ? "a TOTP code" : "a recovery code");
     return secauth_send_json(r, HTTP_OK,
@@ -1028,7 +1029,7 @@ int secauth_logout(secauth_req_t *req)
     }
     args[0] = &now;
     (void)secauth_db_exec(r, dbd, "secauth_acct_revoked_purge", args, NULL);
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10608)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(608)
                   "mod_secauth: logout of %s from %s", caller->username, client_ip(r));
     return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
 }

@@ -13,6 +13,7 @@
 #include "apr_optional.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
+#include "log.h"
 
 #include <openssl/crypto.h>
 
@@ -334,7 +335,7 @@ int secauth_users_patch(secauth_req_t *req)
         return secauth_problem(r, HTTP_NOT_FOUND, "no such user", NULL);
     }
     if (rc == HTTP_CONFLICT) {
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10700)
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(700)
                       "mod_secauth: admin %s (id %d) from %s was refused to demote or disable "
                       "%s (id %d): the last enabled admin", caller->username, caller->user_id,
                       client_ip(r), patch.username, req->id);
@@ -345,7 +346,7 @@ int secauth_users_patch(secauth_req_t *req)
         return secauth_unavailable(r);
     }
     if (strcmp(patch.role, patch.old_role) || patch.disabled != patch.old_disabled) {
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10701)
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(701)
                       "mod_secauth: admin %s (id %d) from %s changed user %s (id %d): "
                       "role %s -> %s, disabled %d -> %d%s", caller->username, caller->user_id,
                       client_ip(r), patch.username, req->id, patch.old_role, patch.role,
@@ -405,7 +406,7 @@ int secauth_users_reset_2fa(secauth_req_t *req)
     if (secauth_db_end(r, dbd, txn, ok) != SECAUTH_DB_OK || !ok) {
         return secauth_unavailable(r);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10702)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(702)
                   "mod_secauth: admin %s (id %d) from %s reset the two-factor enrolment of "
                   "%s (id %d): new pending secret, recovery codes and tokens revoked",
                   caller->username, caller->user_id, client_ip(r), row[1], req->id);
@@ -436,7 +437,7 @@ int secauth_users_unlock(secauth_req_t *req)
     if (secauth_db_exec(r, dbd, "secauth_admin_unlock", args, NULL) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10703)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(703)
                   "mod_secauth: admin %s (id %d) from %s unlocked %s (id %d)",
                   caller->username, caller->user_id, client_ip(r), row[1], req->id);
     return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
@@ -478,7 +479,7 @@ static void seal_legacy_secret(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
     args[2] = stored;
     if (!args[0] || secauth_db_exec(req->r, dbd, "secauth_admin_seal_secret", args, NULL)
                     != SECAUTH_DB_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, APLOGNO(10706)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, SECAUTH_LOGNO(706)
                       "mod_secauth: could not seal the plain TOTP secret of %s", username);
     }
 }
@@ -560,7 +561,7 @@ int secauth_password_change(secauth_req_t *req)
     }
     if (secauth_account_open_secret(r->pool, conf, caller->user_id, row[0], row[2], &secret,
                                     &secret_len, &legacy) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10707)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(707)
                       "mod_secauth: the TOTP secret of %s does not open (wrong "
                       "SecAuthEncryptionKeyFile?)", row[0]);
         return change_failed(req, dbd, caller, "unusable TOTP secret");
@@ -599,7 +600,7 @@ int secauth_password_change(secauth_req_t *req)
         /* another request changed the password between the check and now */
         return change_failed(req, dbd, caller, "password changed meanwhile");
     }
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, APLOGNO(10704)
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(704)
                   "mod_secauth: %s (id %d) from %s changed the password; every other token "
                   "revoked", caller->username, caller->user_id, client_ip(r));
     return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
@@ -620,7 +621,7 @@ static int run_outside_request(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, cons
     int rv, ncols, j;
 
     if (!stmt) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10720)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SECAUTH_LOGNO(720)
                      "mod_secauth: statement %s is not prepared", label);
         return -1;
     }
@@ -642,7 +643,7 @@ static int run_outside_request(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, cons
     }
     if (rv) {
         const char *msg = apr_dbd_error(dbd->driver, dbd->handle, rv);
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10721)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SECAUTH_LOGNO(721)
                      "mod_secauth: %s failed: %s", label, msg ? msg : "unknown error");
         return -1;
     }
@@ -657,7 +658,7 @@ static void bootstrap_server(apr_pool_t *p, server_rec *s, const char *name)
     int promoted = 0;
 
     if (!dbd) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10722)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SECAUTH_LOGNO(722)
                      "mod_secauth: SecAuthBootstrapAdmin %s: the database cannot be reached; "
                      "the next httpd child to start tries again", name);
         return;
@@ -668,16 +669,16 @@ static void bootstrap_server(apr_pool_t *p, server_rec *s, const char *name)
     if (run_outside_request(p, s, dbd, "secauth_admin_promote", args, &promoted, NULL) == 0
         && run_outside_request(p, s, dbd, "secauth_admin_find", args + 1, NULL, &row) == 0) {
         if (promoted > 0) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10723)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SECAUTH_LOGNO(723)
                          "mod_secauth: SecAuthBootstrapAdmin promoted %s to admin", name);
         }
         if (!row) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10724)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SECAUTH_LOGNO(724)
                          "mod_secauth: SecAuthBootstrapAdmin %s: no such account (register "
                          "it, then restart httpd)", name);
         }
         else if (atoi(row[2]) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10725)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SECAUTH_LOGNO(725)
                          "mod_secauth: SecAuthBootstrapAdmin %s is an admin but disabled: "
                          "enable it with PATCH /users/%s", name, row[0]);
         }

@@ -7,6 +7,7 @@
 #include "apr_strings.h"
 #include "apr_file_io.h"
 #include "apr_lib.h"
+#include "log.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -335,7 +336,7 @@ static unsigned char *read_secret_file(apr_pool_t *p, server_rec *s, const char 
     }
     buf[*len] = '\0';
     if (finfo.protection & APR_WREAD) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10501)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SECAUTH_LOGNO(501)
                      "%s: %s is readable by every user of this machine; "
                      "chmod 600 it (or 640 with the server's group)", directive, path);
     }
@@ -517,7 +518,7 @@ int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec 
             err = "SecAuthPasswordHash: hashing failed with these parameters (not enough memory?)";
         }
         if (err) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, APLOGNO(10502)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, vs, SECAUTH_LOGNO(502)
                          "mod_secauth: %s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }

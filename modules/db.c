@@ -13,6 +13,7 @@
 #include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
+#include "log.h"
 
 APLOG_USE_MODULE(secauth);
 
@@ -68,7 +69,7 @@ static void sqlite_busy_timeout(request_rec *r, ap_dbd_t *dbd)
     rv = apr_dbd_select(dbd->driver, r->pool, dbd->handle, &res, SQLITE_BUSY_TIMEOUT, 0);
     while (rv == 0 && apr_dbd_get_row(dbd->driver, r->pool, res, &row, -1) == 0);
     if (rv != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, APLOGNO(10513)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SECAUTH_LOGNO(513)
                       "mod_secauth: could not set the SQLite busy timeout");
         return;
     }
@@ -348,7 +349,7 @@ ap_dbd_t *secauth_db_acquire(request_rec *r)
         left_dbd_open();
     }
     if (!dbd) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10510)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(510)
                       "mod_secauth: no database connection (see mod_dbd's messages)");
         return NULL;
     }
@@ -366,7 +367,7 @@ static apr_dbd_prepared_t *statement(request_rec *r, ap_dbd_t *dbd, const char *
 {
     apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
     if (!stmt) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10511)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(511)
                       "mod_secauth: statement %s is not prepared on this connection", label);
     }
     return stmt;
@@ -383,7 +384,7 @@ static int failure(request_rec *r, ap_dbd_t *dbd, const char *label, int rv)
     if ((held = held_connection(r)) && held->dbd == dbd) {
         held->broken = 1;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10512)
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(512)
                   "mod_secauth: %s failed: %s", label, msg ? msg : "unknown error");
     return SECAUTH_DB_ERROR;
 }

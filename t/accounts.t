@@ -629,7 +629,7 @@ my %failure;
     like($log, qr/failed attempt for \S+ from 127\.0\.0\.1: wrong password/, 'log: wrong password');
     like($log, qr/failed attempt for \S+ from 127\.0\.0\.1: no such account/, 'log: unknown user');
     like($log, qr/replayed TOTP code for \S+ from 127\.0\.0\.1/, 'log: replay');
-    like($log, qr/AH106\d\d: /, 'log: numbered messages');
+    like($log, qr/SA6\d\d: /, 'log: numbered messages');
     unlike($log, qr/\Q$password\E/, 'log: no password');
     unlike($log, qr/\Q$secret\E/, 'log: no secret');
     unlike($log, qr/\Q$flow->{enrollment_token}\E|\Q$token\E/, 'log: no token');
