@@ -21,7 +21,7 @@ UPDATE users SET twofa_secret = NULL WHERE twofa_secret = '';
 ALTER TABLE users
     ENGINE = InnoDB,
     CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
-    MODIFY username        VARCHAR(50) NOT NULL,
+    MODIFY username        VARCHAR(50) NOT NULL COLLATE utf8mb4_nopad_bin,
     MODIFY password        VARCHAR(256) NOT NULL,
     MODIFY twofa_secret    VARCHAR(256) NULL,
     ADD COLUMN role            VARCHAR(16) NOT NULL DEFAULT 'editor',
@@ -30,8 +30,9 @@ ALTER TABLE users
     ADD COLUMN last_totp_step  BIGINT NULL,
     ADD COLUMN failed_count    INT NOT NULL DEFAULT 0,
     ADD COLUMN locked_until    BIGINT NOT NULL DEFAULT 0,
-    ADD COLUMN tokens_not_before BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN token_generation INT NOT NULL DEFAULT 0,
     ADD COLUMN tokens_keep_jti VARCHAR(64) NULL,
+    ADD COLUMN tokens_not_before BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN created_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     ADD COLUMN updated_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP;
 ALTER TABLE users ALTER COLUMN twofa_confirmed SET DEFAULT 0;

@@ -4,7 +4,7 @@
 
 CREATE TABLE IF NOT EXISTS users (
     id              INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    username        VARCHAR(50) NOT NULL,
+    username        VARCHAR(50) NOT NULL COLLATE utf8mb4_nopad_bin, -- NO PAD: 'alice ' is not 'alice'
     password        VARCHAR(256) NOT NULL,
     twofa_secret    VARCHAR(256) NULL,          -- sealed (AES-256-GCM), never plain Base32
     role            VARCHAR(16) NOT NULL DEFAULT 'editor',
@@ -13,8 +13,10 @@ CREATE TABLE IF NOT EXISTS users (
     last_totp_step  BIGINT NULL,                -- last accepted TOTP time step (replay guard)
     failed_count    INT NOT NULL DEFAULT 0,
     locked_until    BIGINT NOT NULL DEFAULT 0,  -- unix seconds
-    tokens_not_before BIGINT NOT NULL DEFAULT 0,-- tokens issued before this second are revoked...
+    token_generation INT NOT NULL DEFAULT 0,    -- "revoke every token": tokens carry the value they were
+                                                -- issued under (claim gen); a smaller one is revoked...
     tokens_keep_jti VARCHAR(64) NULL,           -- ...except this one (the session that changed the password)
+    tokens_not_before BIGINT NOT NULL DEFAULT 0,-- for operators: tokens issued before this unix second are revoked
     created_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     updated_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     UNIQUE KEY users_username (username)

@@ -13,8 +13,9 @@ CREATE TABLE IF NOT EXISTS users (
     last_totp_step  INTEGER NULL,
     failed_count    INTEGER NOT NULL DEFAULT 0,
     locked_until    INTEGER NOT NULL DEFAULT 0,
-    tokens_not_before INTEGER NOT NULL DEFAULT 0,
+    token_generation INTEGER NOT NULL DEFAULT 0,
     tokens_keep_jti TEXT NULL,
+    tokens_not_before INTEGER NOT NULL DEFAULT 0,
     created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now')),
     updated_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now'))
 );
