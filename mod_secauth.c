@@ -67,10 +67,21 @@ static int secauth_handler(request_rec *r)
     return secauth_dispatch(r, routes);
 }
 
+static int secauth_trace(request_rec *r)
+{
+    return secauth_refuse_trace(r, routes);
+}
+
+static int secauth_fixups(request_rec *r)
+{
+    return secauth_claim_route(r, routes);
+}
+
 static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                server_rec *s)
 {
     const secauth_stmt_t *const *table;
+    server_rec *vs;
     int rc;
     (void)plog;
 
@@ -82,9 +93,12 @@ static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
                      "mod_secauth needs mod_dbd: LoadModule dbd_module modules/mod_dbd.so");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    /* once, on the main server: mod_dbd hands its statements down to the virtual hosts */
-    for (table = statement_tables; *table; table++) {
-        secauth_db_prepare(s, secauth_server_config(s)->db_driver, *table);
+    /* on every server, each with the SQL of its own driver: a <VirtualHost> with a database
+     * of its own (DBDParams) prepares on its own connections */
+    for (vs = s; vs; vs = vs->next) {
+        for (table = statement_tables; *table; table++) {
+            secauth_db_prepare(vs, secauth_server_config(vs)->db_driver, *table);
+        }
     }
     return OK;
 }
@@ -151,6 +165,10 @@ static void secauth_register_hooks(apr_pool_t *p)
     ap_hook_post_config(secauth_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_child_init(secauth_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(secauth_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* before http_core's own TRACE answer, which runs in the middle of map_to_storage */
+    ap_hook_map_to_storage(secauth_trace, NULL, NULL, APR_HOOK_FIRST);
+    /* mod_dir's trailing-slash redirect runs last among the fixups */
+    ap_hook_fixups(secauth_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(secauth_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     secauth_register_error_filter();
     secauth_access_register_hooks(p);

@@ -51,12 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 1:
             secauth_unknown_fields(body, verify_fields, errors);
-            secauth_verify_validate(body, &in, errors);
+            secauth_verify_validate(p, body, &in, errors);
             if (!json_array_size(errors) && (!in.username || !in.code)) abort();
             break;
         default:
             secauth_unknown_fields(body, login_fields, errors);
-            secauth_login_validate(body, &in, errors);
+            secauth_login_validate(p, body, &in, errors);
             if (!json_array_size(errors)
                 && (!in.username || !in.password || (in.code && in.recovery_code))) abort();
             break;

@@ -24,14 +24,22 @@ APLOG_USE_MODULE(secauth);
 const secauth_stmt_t secauth_access_statements[] = {
     {"secauth_access_user",
      "SELECT u.username, u.role, u.disabled, u.tokens_not_before, "
-     "(SELECT COUNT(*) FROM revoked_tokens t WHERE t.jti = %s), u.tokens_keep_jti "
-     "FROM users u WHERE u.id = %d", NULL},
+     "(SELECT COUNT(*) FROM revoked_tokens t WHERE t.jti = %s), u.tokens_keep_jti, "
+     "u.token_generation FROM users u WHERE u.id = %d", NULL},
     {NULL, NULL, NULL}
 };
 
 const secauth_caller_t *secauth_caller(request_rec *r)
 {
     return (const secauth_caller_t *)apr_table_get(r->notes, CALLER_NOTE);
+}
+
+int secauth_token_revoked(const secauth_claims_t *claims, const char *generation,
+                          const char *not_before, const char *keep_jti)
+{
+    int older = claims->gen < (generation ? apr_atoi64(generation) : 0)
+                || claims->iat < (not_before ? apr_atoi64(not_before) : 0);
+    return older && !(keep_jti && !strcmp(keep_jti, claims->jti));
 }
 
 static int is_bearer(request_rec *r)
@@ -166,8 +174,7 @@ static int authenticate(request_rec *r)
         return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "account disabled");
     }
     if (atoi(rows.rows[0][4]) != 0
-        || (claims.iat < apr_atoi64(rows.rows[0][3])
-            && !(rows.rows[0][5] && !strcmp(rows.rows[0][5], claims.jti)))) {
+        || secauth_token_revoked(&claims, rows.rows[0][6], rows.rows[0][3], rows.rows[0][5])) {
         return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "token revoked");
     }
     caller->username = rows.rows[0][0];
@@ -211,6 +218,11 @@ int secauth_require_enrollment(request_rec *r, secauth_claims_t *claims)
         return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", why);
     }
     return OK;
+}
+
+int secauth_refuse_token(request_rec *r, const char *why)
+{
+    return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", why);
 }
 
 static int note_bearer_failure(request_rec *r, const char *auth_type)

@@ -30,11 +30,22 @@ const secauth_caller_t *secauth_caller(request_rec *r);
  * (httpd renders it as problem+json with the RFC 6750 challenge). */
 int secauth_require_caller(request_rec *r, const secauth_caller_t **caller);
 
+/* The rule of "revoke every token of a user" (API.md §4), for access and enrolment tokens
+ * alike: a token issued under an older generation than the user's (or, for an operator's
+ * coarse cut, before the unix second not_before) is revoked, unless it is the one session a
+ * password change kept. The columns as the database returns them (NULL counts as 0). */
+int secauth_token_revoked(const secauth_claims_t *claims, const char *generation,
+                          const char *not_before, const char *keep_jti);
+
 /* For the enrolment routes (GET /generate-qr, POST /verify-2fa): the enrolment token of
  * "Authorization: Bearer", verified as kind SECAUTH_TOKEN_ENROLL (an access token is refused).
  * Returns OK with *claims filled, or 401/400 with the RFC 6750 challenge already set for the
  * handler to return (httpd renders it as problem+json). */
 int secauth_require_enrollment(request_rec *r, secauth_claims_t *claims);
+
+/* 401 invalid_token with the RFC 6750 challenge and why as its description, for the handler
+ * to return (httpd renders it as problem+json). */
+int secauth_refuse_token(request_rec *r, const char *why);
 
 /* OK when the caller has one of the roles (NULL-terminated), else 403 insufficient_scope. */
 int secauth_require_role(request_rec *r, const secauth_caller_t *caller,

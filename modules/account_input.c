@@ -43,47 +43,62 @@ const char *secauth_username_problem(const char *name)
     return NULL;
 }
 
+char *secauth_username_normalize(apr_pool_t *p, const char *name)
+{
+    char *lower, *c;
+
+    if (secauth_username_problem(name)) {
+        return NULL;
+    }
+    /* stored and compared lower-cased (API.md §2) */
+    lower = apr_pstrdup(p, name);
+    for (c = lower; *c; c++) {
+        *c = (char)apr_tolower(*c);
+    }
+    return lower;
+}
+
+/* The username member under the rule of every route: required, acceptable, lower-cased. A
+ * name no account could have ("alice ", "al ice") is a field error, never a lookup. */
+static const char *username_field(apr_pool_t *p, json_t *body, json_t *errors)
+{
+    const char *name = string_field(body, "username", 1, errors), *why;
+
+    if (name && (why = secauth_username_problem(name))) {
+        secauth_errors_add(errors, "username", why);
+        return NULL;
+    }
+    return name ? secauth_username_normalize(p, name) : NULL;
+}
+
 void secauth_register_validate(apr_pool_t *p, json_t *body, int password_min,
                                int password_max, apr_hash_t *common,
                                secauth_account_input_t *in, json_t *errors)
 {
     const char *why;
-    char *lower, *c;
 
     memset(in, 0, sizeof(*in));
-    in->username = string_field(body, "username", 1, errors);
+    in->username = username_field(p, body, errors);
     in->password = string_field(body, "password", 1, errors);
-    if (in->username) {
-        if ((why = secauth_username_problem(in->username))) {
-            secauth_errors_add(errors, "username", why);
-            in->username = NULL;
-        }
-        else {
-            /* stored and compared lower-cased (API.md §2) */
-            lower = apr_pstrdup(p, in->username);
-            for (c = lower; *c; c++) {
-                *c = (char)apr_tolower(*c);
-            }
-            in->username = lower;
-        }
-    }
     if (in->password && (why = secauth_password_policy(p, in->password, in->username,
                                                        password_min, password_max, common))) {
         secauth_errors_add(errors, "password", why);
     }
 }
 
-void secauth_verify_validate(json_t *body, secauth_account_input_t *in, json_t *errors)
+void secauth_verify_validate(apr_pool_t *p, json_t *body, secauth_account_input_t *in,
+                             json_t *errors)
 {
     memset(in, 0, sizeof(*in));
-    in->username = string_field(body, "username", 1, errors);
+    in->username = username_field(p, body, errors);
     in->code = string_field(body, "code", 1, errors);
 }
 
-void secauth_login_validate(json_t *body, secauth_account_input_t *in, json_t *errors)
+void secauth_login_validate(apr_pool_t *p, json_t *body, secauth_account_input_t *in,
+                            json_t *errors)
 {
     memset(in, 0, sizeof(*in));
-    in->username = string_field(body, "username", 1, errors);
+    in->username = username_field(p, body, errors);
     in->password = string_field(body, "password", 1, errors);
     in->code = string_field(body, "code", 0, errors);
     in->recovery_code = string_field(body, "recovery_code", 0, errors);

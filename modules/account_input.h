@@ -11,7 +11,7 @@
 #define SECAUTH_USERNAME_MAX 50
 
 /* The members a body gave (NULL when absent or refused), pointing into the body except the
- * lower-cased username of a registration (from p). */
+ * lower-cased username (from p). */
 typedef struct {
     const char *username;
     const char *password;
@@ -22,12 +22,19 @@ typedef struct {
 /* NULL when name is an acceptable username, else why not. */
 const char *secauth_username_problem(const char *name);
 
-/* Each appends {field, detail} to the array errors for every bad member; unknown members
- * are not checked here (secauth_unknown_fields). */
+/* The account name that name stands for, lower-cased (from p), on every route that takes a
+ * username; NULL when no account can have it (secauth_username_problem says why). */
+char *secauth_username_normalize(apr_pool_t *p, const char *name);
+
+/* Each appends {field, detail} to the array errors for every bad member, the username
+ * under the same rule everywhere; unknown members are not checked here
+ * (secauth_unknown_fields). */
 void secauth_register_validate(apr_pool_t *p, json_t *body, int password_min,
                                int password_max, apr_hash_t *common,
                                secauth_account_input_t *in, json_t *errors);
-void secauth_verify_validate(json_t *body, secauth_account_input_t *in, json_t *errors);
-void secauth_login_validate(json_t *body, secauth_account_input_t *in, json_t *errors);
+void secauth_verify_validate(apr_pool_t *p, json_t *body, secauth_account_input_t *in,
+                             json_t *errors);
+void secauth_login_validate(apr_pool_t *p, json_t *body, secauth_account_input_t *in,
+                            json_t *errors);
 
 #endif

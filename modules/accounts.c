@@ -31,6 +31,11 @@ static const char recovery_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
 /* Lockout rows of names without an account are forgotten after a day without failures. */
 #define THROTTLE_IDLE 86400
 
+/* login_throttle keys keep 20 bits of their HMAC: a flood of made-up names (or of client
+ * addresses) fills at most 2^20 rows of each kind instead of growing the table without limit.
+ * Two unknown names that share a row share its lock, as rarely as one in a million. */
+#define THROTTLE_KEY_HEX 5
+
 /* One failed attempt, in a single statement so that parallel failures on different children
  * and nodes all count: at the SecAuthLockout-th consecutive failure the account locks for the
  * first delay, and every further failure locks it again for twice the previous delay, capped.
@@ -45,9 +50,10 @@ static const char recovery_alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
 #define LOCK_NARGS 9
 
 #define USER_COLUMNS "id, username, password, twofa_secret, role, disabled, twofa_confirmed, " \
-                     "failed_count, locked_until"
+                     "failed_count, locked_until, token_generation, tokens_not_before, " \
+                     "tokens_keep_jti"
 enum { U_ID, U_NAME, U_PASSWORD, U_SECRET, U_ROLE, U_DISABLED, U_CONFIRMED, U_FAILED,
-       U_LOCKED };
+       U_LOCKED, U_GENERATION, U_NOT_BEFORE, U_KEEP_JTI };
 
 const secauth_stmt_t secauth_account_statements[] = {
     {"secauth_acct_insert",
@@ -94,6 +100,16 @@ const secauth_stmt_t secauth_account_statements[] = {
      "UPDATE login_throttle SET " LOCK_SET ", last_failed = %lld WHERE name_hash = %s "
      "AND locked_until <= %lld", NULL},
     {"secauth_acct_throttle_purge", "DELETE FROM login_throttle WHERE last_failed < %lld", NULL},
+    /* One registration of a client address admitted, when its window has room: a new window
+     * starts once the last one is over. MySQL assigns left to right, so failed_count is set
+     * while locked_until still holds the old window's end, as SQLite reads it throughout.
+     * Parameters: now, now, now + window, now, key, now, limit. */
+    {"secauth_acct_register_claim",
+     "UPDATE login_throttle SET "
+     "failed_count = CASE WHEN locked_until <= %lld THEN 1 ELSE failed_count + 1 END, "
+     "locked_until = CASE WHEN locked_until <= %lld THEN %lld ELSE locked_until END, "
+     "last_failed = %lld WHERE name_hash = %s AND (locked_until <= %lld OR failed_count < %d)",
+     NULL},
     {NULL, NULL, NULL}
 };
 
@@ -122,15 +138,6 @@ static const char *client_ip(request_rec *r)
 static const char *log_name(request_rec *r, const char *name)
 {
     return ap_escape_logitem(r->pool, apr_pstrndup(r->pool, name, 64));
-}
-
-static char *ascii_lower(apr_pool_t *p, const char *s)
-{
-    char *out = apr_pstrdup(p, s), *c;
-    for (c = out; *c; c++) {
-        *c = (char)apr_tolower(*c);
-    }
-    return out;
 }
 
 static int invalid_credentials(request_rec *r)
@@ -193,8 +200,10 @@ static int lookup_user(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
 static const char *issue_token(secauth_req_t *req, secauth_token_kind_e kind,
                                const char *const *row)
 {
+    /* the generation read with the account: a "revoke all" committed since makes it old */
     return secauth_token_issue(req->r->pool, &req->conf->token, kind, row[U_ID], row[U_NAME],
-                               row[U_ROLE], apr_time_now(), NULL);
+                               row[U_ROLE], row[U_GENERATION] ? apr_atoi64(row[U_GENERATION]) : 0,
+                               apr_time_now(), NULL);
 }
 
 /* ---- TOTP secrets at rest ---- */
@@ -446,12 +455,78 @@ int secauth_account_clear_failures(secauth_req_t *req, ap_dbd_t *dbd, int user_i
     return secauth_db_exec(req->r, dbd, "secauth_acct_reset_failures", args, NULL);
 }
 
-/* The key of a name without an account in login_throttle. */
-static const char *throttle_key(secauth_req_t *req, const char *name)
+/* The login_throttle key of a label ("login-name:alice", "register-from:192.0.2.1"): a kind
+ * letter and THROTTLE_KEY_HEX digits of its HMAC, so that nothing typed is stored. */
+static const char *throttle_key(secauth_req_t *req, char kind, const char *label)
 {
-    const char *data = apr_pstrcat(req->r->pool, "login-name:", name, NULL);
-    return secauth_hmac_sha256_hex(req->r->pool, req->conf->encryption_key,
-                                   SECAUTH_SEAL_KEY_LEN, data, strlen(data));
+    const char *hex = secauth_hmac_sha256_hex(req->r->pool, req->conf->encryption_key,
+                                              SECAUTH_SEAL_KEY_LEN, label, strlen(label));
+    return hex ? apr_psprintf(req->r->pool, "%c%.*s", kind, THROTTLE_KEY_HEX, hex) : NULL;
+}
+
+/* The client's address as the registration limit counts it: an IPv6 client by its /64, the
+ * block one host can pick addresses from. */
+static const char *client_block(request_rec *r)
+{
+    const apr_sockaddr_t *sa = r->useragent_addr;
+
+    if (sa && sa->family == APR_INET6 && !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)sa->ipaddr_ptr)) {
+        const unsigned char *b = sa->ipaddr_ptr;
+        return apr_psprintf(r->pool, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1],
+                            b[2], b[3], b[4], b[5], b[6], b[7]);
+    }
+    return client_ip(r);
+}
+
+/* SecAuthRegisterLimit: 1 when this client may register now, 0 when 429 was sent, or an
+ * error. Counted before the password hash, so refused attempts cost no hashing either. */
+static int claim_registration(secauth_req_t *req, ap_dbd_t *dbd)
+{
+    request_rec *r = req->r;
+    const char *key = throttle_key(req, 'r', apr_pstrcat(r->pool, "register-from:",
+                                                         client_block(r), NULL));
+    apr_int64_t now = now_sec(), end = now + req->conf->register_window;
+    const void *args[7];
+    secauth_rows_t state;
+    int claimed = 0;
+
+    if (!req->conf->register_limit) {
+        return 1;
+    }
+    args[0] = key;
+    args[1] = &now;
+    if (!key || secauth_db_exec(r, dbd, "secauth_acct_throttle_add", args, NULL)
+                == SECAUTH_DB_ERROR) {
+        return SECAUTH_DB_ERROR;
+    }
+    args[0] = &now;
+    args[1] = &now;
+    args[2] = &end;
+    args[3] = &now;
+    args[4] = key;
+    args[5] = &now;
+    args[6] = &req->conf->register_limit;
+    if (secauth_db_exec(r, dbd, "secauth_acct_register_claim", args, &claimed)
+        != SECAUTH_DB_OK) {
+        return SECAUTH_DB_ERROR;
+    }
+    if (claimed == 1) {
+        return 1;
+    }
+    args[0] = key;
+    if (secauth_db_select(r, dbd, "secauth_acct_throttle_get", args, &state) != SECAUTH_DB_OK) {
+        return SECAUTH_DB_ERROR;
+    }
+    end = state.nrows == 1 && state.rows[0][1] ? apr_atoi64(state.rows[0][1]) : now + 1;
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(614)
+                  "mod_secauth: registration from %s refused: %d registrations per %d seconds "
+                  "reached", client_block(r), req->conf->register_limit,
+                  req->conf->register_window);
+    apr_table_setn(r->headers_out, "Retry-After",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, end > now ? end - now : 1));
+    secauth_problem(r, HTTP_TOO_MANY_REQUESTS, "too many registrations from this address: "
+                    "try again later", NULL);
+    return 0;
 }
 
 /* Login for a name without an account: the same lock check, the same one password hash, the
@@ -461,7 +536,7 @@ static int unknown_login(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
                          const char *password)
 {
     request_rec *r = req->r;
-    const char *key = throttle_key(req, name);
+    const char *key = throttle_key(req, 'u', apr_pstrcat(r->pool, "login-name:", name, NULL));
     apr_int64_t now = now_sec(), idle = now - THROTTLE_IDLE, vals[3];
     const void *args[LOCK_NARGS + 3];
     secauth_rows_t state;
@@ -602,14 +677,17 @@ int secauth_register(secauth_req_t *req)
     username = in.username;
     password = in.password;
 
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    if ((rc = claim_registration(req, dbd)) != 1) {
+        return rc == 0 ? OK : secauth_unavailable(r);
+    }
     if (!(hash = secauth_password_hash(r->pool, &req->conf->argon2, password))) {
         return server_error(r, "password hashing failed");
     }
     if (secauth_random_bytes(secret, sizeof(secret)) != 0) {
         return server_error(r, "no random bytes for a TOTP secret");
-    }
-    if (!(dbd = secauth_db_acquire(r))) {
-        return secauth_unavailable(r);
     }
     rc = insert_account(req, dbd, username, hash, secret, &id);
     if (rc == SECAUTH_DB_DUPLICATE) {
@@ -622,7 +700,8 @@ int secauth_register(secauth_req_t *req)
     uri = secauth_otpauth_uri(r->pool, req->conf->totp_issuer, username,
                               secauth_base32_encode(r->pool, secret, sizeof(secret)));
     token = secauth_token_issue(r->pool, &req->conf->token, SECAUTH_TOKEN_ENROLL,
-                                apr_itoa(r->pool, id), username, NULL, apr_time_now(), NULL);
+                                apr_itoa(r->pool, id), username, NULL, 0, apr_time_now(),
+                                NULL);
     memset(secret, 0, sizeof(secret));
     if (!token) {
         return server_error(r, "could not sign an enrolment token");
@@ -639,27 +718,33 @@ int secauth_register(secauth_req_t *req)
 
 /* ---- enrolment: GET /generate-qr/{username}, POST /verify-2fa ---- */
 
-/* The account an enrolment token may act on: the named one, when the token is its own and
- * enrolment is still pending. Otherwise answers 403/409 (or 503) and returns NULL. */
-static const char **pending_account(secauth_req_t *req, ap_dbd_t *dbd,
-                                    const secauth_claims_t *claims, const char *name)
+/* The account an enrolment token may act on: the named one (a normalized username), when the
+ * token is its own, not revoked, and enrolment is still pending. Returns OK with *row, or
+ * what the handler returns: 403/409/503 already sent, or 401 for httpd to render. */
+static int pending_account(secauth_req_t *req, ap_dbd_t *dbd, const secauth_claims_t *claims,
+                           const char *name, const char ***row_out)
 {
     request_rec *r = req->r;
     const char **row;
 
-    if (lookup_user(req, dbd, ascii_lower(r->pool, name), &row) != SECAUTH_DB_OK) {
-        secauth_unavailable(r);
-        return NULL;
+    *row_out = NULL;
+    if (lookup_user(req, dbd, name, &row) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
     }
     if (!row || atoi(row[U_ID]) != secauth_parse_id(claims->sub) || atoi(row[U_DISABLED])) {
-        secauth_problem(r, HTTP_FORBIDDEN, "the enrolment token is not this account's", NULL);
-        return NULL;
+        return secauth_problem(r, HTTP_FORBIDDEN, "the enrolment token is not this account's",
+                               NULL);
+    }
+    /* an admin's 2FA reset ends the enrolment tokens issued before it, as it does sessions */
+    if (secauth_token_revoked(claims, row[U_GENERATION], row[U_NOT_BEFORE], row[U_KEEP_JTI])) {
+        return secauth_refuse_token(r, "token revoked");
     }
     if (atoi(row[U_CONFIRMED])) {
-        secauth_problem(r, HTTP_CONFLICT, "two-factor enrolment is already confirmed", NULL);
-        return NULL;
+        return secauth_problem(r, HTTP_CONFLICT, "two-factor enrolment is already confirmed",
+                               NULL);
     }
-    return row;
+    *row_out = row;
+    return OK;
 }
 
 static const char *query_format(request_rec *r)
@@ -679,7 +764,7 @@ int secauth_generate_qr(secauth_req_t *req)
 {
     request_rec *r = req->r;
     secauth_claims_t claims;
-    const char *format, **row, *uri;
+    const char *format, **row, *uri, *name;
     unsigned char *secret;
     apr_size_t len;
     ap_dbd_t *dbd;
@@ -698,11 +783,15 @@ int secauth_generate_qr(secauth_req_t *req)
         secauth_field_error(req, "format", "must be png, svg or json");
         return secauth_send_field_errors(req);
     }
+    if (!(name = secauth_username_normalize(r->pool, req->param))) {
+        secauth_field_error(req, "username", secauth_username_problem(req->param));
+        return secauth_send_field_errors(req);
+    }
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);
     }
-    if (!(row = pending_account(req, dbd, &claims, req->param))) {
-        return OK;
+    if ((rc = pending_account(req, dbd, &claims, name, &row)) != OK || !row) {
+        return rc;
     }
     if (secauth_account_open_secret(r->pool, req->conf, atoi(row[U_ID]), row[U_NAME],
                                     row[U_SECRET], &secret, &len, &legacy) != 0) {
@@ -793,7 +882,7 @@ int secauth_verify_2fa(secauth_req_t *req)
     if (!(body = request_object(req, allowed, &rc))) {
         return rc;
     }
-    secauth_verify_validate(body, &in, field_errors(req));
+    secauth_verify_validate(r->pool, body, &in, field_errors(req));
     if (has_field_errors(req)) {
         return secauth_send_field_errors(req);
     }
@@ -802,8 +891,8 @@ int secauth_verify_2fa(secauth_req_t *req)
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);
     }
-    if (!(row = pending_account(req, dbd, &claims, username))) {
-        return OK;
+    if ((rc = pending_account(req, dbd, &claims, username, &row)) != OK || !row) {
+        return rc;
     }
     user_id = atoi(row[U_ID]);
     if ((rc = secauth_account_claim_attempt(req, dbd, user_id, row[U_NAME],
@@ -827,8 +916,8 @@ int secauth_verify_2fa(secauth_req_t *req)
         }
         if (!rc) {
             /* lost a race: confirmed by a parallel request, or the step was used */
-            if (!(row = pending_account(req, dbd, &claims, username))) {
-                return OK;
+            if ((rc = pending_account(req, dbd, &claims, username, &row)) != OK || !row) {
+                return rc;
             }
         }
     }
@@ -908,7 +997,7 @@ int secauth_login(secauth_req_t *req)
     if (!(body = request_object(req, allowed, &rc))) {
         return rc;
     }
-    secauth_login_validate(body, &in, field_errors(req));
+    secauth_login_validate(r->pool, body, &in, field_errors(req));
     if (has_field_errors(req)) {
         return secauth_send_field_errors(req);
     }
@@ -916,7 +1005,6 @@ int secauth_login(secauth_req_t *req)
     password = in.password;
     code = in.code;
     recovery = in.recovery_code;
-    username = ascii_lower(r->pool, username);
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);
     }

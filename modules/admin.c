@@ -39,11 +39,15 @@ const secauth_stmt_t secauth_admin_statements[] = {
      "SELECT " USER_COLUMNS " FROM users WHERE id = %d"},
     {"secauth_admin_set",
      "UPDATE users SET role = %s, disabled = %d, updated_at = %s WHERE id = %d", NULL},
+    /* "Revoke every token" raises the generation: each token carries the generation it was
+     * issued under, so the cut is exact whatever the clocks of the nodes say (API.md §4). */
     {"secauth_admin_revoke",
-     "UPDATE users SET tokens_not_before = %lld, tokens_keep_jti = NULL WHERE id = %d", NULL},
+     "UPDATE users SET token_generation = token_generation + 1, tokens_keep_jti = NULL "
+     "WHERE id = %d", NULL},
     {"secauth_admin_reset_2fa",
      "UPDATE users SET twofa_secret = %s, twofa_confirmed = 0, last_totp_step = NULL, "
-     "tokens_not_before = %lld, tokens_keep_jti = NULL, updated_at = %s WHERE id = %d", NULL},
+     "token_generation = token_generation + 1, tokens_keep_jti = NULL, updated_at = %s "
+     "WHERE id = %d", NULL},
     {"secauth_admin_drop_recovery", "DELETE FROM recovery_codes WHERE user_id = %d", NULL},
     {"secauth_admin_unlock",
      "UPDATE users SET failed_count = 0, locked_until = 0 WHERE id = %d", NULL},
@@ -53,8 +57,8 @@ const secauth_stmt_t secauth_admin_statements[] = {
     /* Changes the password and revokes every token but the caller's, only while the password
      * is still the one just verified: of two concurrent changes, one wins. */
     {"secauth_admin_pw_set",
-     "UPDATE users SET password = %s, tokens_not_before = %lld, tokens_keep_jti = %s, "
-     "updated_at = %s WHERE id = %d AND password = %s", NULL},
+     "UPDATE users SET password = %s, token_generation = token_generation + 1, "
+     "tokens_keep_jti = %s, updated_at = %s WHERE id = %d AND password = %s", NULL},
     {"secauth_admin_promote",
      "UPDATE users SET role = 'admin', updated_at = %s WHERE username = %s AND role <> 'admin'",
      NULL},
@@ -245,7 +249,6 @@ static int apply_patch(secauth_req_t *req, ap_dbd_t *dbd, patch_t *patch, int ro
     secauth_rows_t admins;
     const char **row = NULL;
     const void *args[4];
-    apr_int64_t not_before;
     int found;
 
     if (secauth_db_select(r, dbd, "secauth_admin_admins", NULL, &admins) != SECAUTH_DB_OK) {
@@ -273,12 +276,9 @@ static int apply_patch(secauth_req_t *req, ap_dbd_t *dbd, patch_t *patch, int ro
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (patch->disabled) {
-        /* The access check refuses a disabled user anyway; moving the line also keeps the old
-         * tokens dead should the account be enabled again. The second after now covers tokens
-         * issued earlier in this same second: no new ones can be issued while disabled. */
-        not_before = now_seconds() + 1;
-        args[0] = &not_before;
-        args[1] = &req->id;
+        /* The access check refuses a disabled user anyway; a new generation also keeps the
+         * old tokens dead should the account be enabled again. */
+        args[0] = &req->id;
         if (secauth_db_exec(r, dbd, "secauth_admin_revoke", args, NULL) != SECAUTH_DB_OK) {
             return HTTP_SERVICE_UNAVAILABLE;
         }
@@ -366,7 +366,6 @@ int secauth_users_reset_2fa(secauth_req_t *req)
     unsigned char secret[SECAUTH_TOTP_SECRET_LEN];
     const char *sealed, **row = NULL;
     const void *args[4];
-    apr_int64_t not_before;
     ap_dbd_t *dbd;
     int rc, found, ok;
 
@@ -388,14 +387,11 @@ int secauth_users_reset_2fa(secauth_req_t *req)
     }
     OPENSSL_cleanse(secret, sizeof(secret));
 
-    /* Back to the state of a new registration: pending enrolment and no session. The second
-     * after now also ends tokens issued earlier in this second; none can be issued until
-     * enrolment is confirmed again. */
-    not_before = now_seconds() + 1;
+    /* Back to the state of a new registration: pending enrolment and no session, and no
+     * enrolment token of before either (a new generation ends both kinds). */
     args[0] = sealed;
-    args[1] = &not_before;
-    args[2] = db_time(r->pool);
-    args[3] = &req->id;
+    args[1] = db_time(r->pool);
+    args[2] = &req->id;
     if (secauth_db_begin(r, dbd, &txn) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
@@ -502,7 +498,6 @@ int secauth_password_change(secauth_req_t *req)
     const char *current, *fresh, *code, *why, *hash, **row;
     unsigned char *secret = NULL;
     apr_size_t secret_len = 0;
-    apr_int64_t not_before;
     secauth_rows_t rows;
     const void *args[6];
     ap_dbd_t *dbd;
@@ -584,15 +579,12 @@ int secauth_password_change(secauth_req_t *req)
         return change_failed(req, dbd, caller, replayed ? "replayed code" : "wrong code");
     }
 
-    /* Tokens issued before this second die; the caller's own session is kept. A login later
-     * in this same second still works, which is why the line is not drawn a second ahead. */
-    not_before = now_seconds();
+    /* Every token issued so far dies (a new generation), but the caller's own session. */
     args[0] = hash;
-    args[1] = &not_before;
-    args[2] = caller->jti;
-    args[3] = db_time(r->pool);
-    args[4] = &caller->user_id;
-    args[5] = row[1];
+    args[1] = caller->jti;
+    args[2] = db_time(r->pool);
+    args[3] = &caller->user_id;
+    args[4] = row[1];
     if (secauth_db_exec(r, dbd, "secauth_admin_pw_set", args, &affected) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }

@@ -37,6 +37,8 @@ void *secauth_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->lockout_failures = SECAUTH_UNSET;
     conf->lockout_first_delay = SECAUTH_UNSET;
     conf->lockout_max_delay = SECAUTH_UNSET;
+    conf->register_limit = SECAUTH_UNSET;
+    conf->register_window = SECAUTH_UNSET;
     conf->max_body = SECAUTH_UNSET;
     return conf;
 }
@@ -66,6 +68,8 @@ void *secauth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(lockout_failures);
     MERGE_INT(lockout_first_delay);
     MERGE_INT(lockout_max_delay);
+    MERGE_INT(register_limit);
+    MERGE_INT(register_window);
     MERGE_INT(max_body);
     MERGE_PTR(bootstrap_admin);
     return conf;
@@ -270,6 +274,29 @@ static const char *set_lockout(cmd_parms *cmd, void *dummy, const char *failures
     return NULL;
 }
 
+static const char *set_register_limit(cmd_parms *cmd, void *dummy, const char *count,
+                                      const char *seconds)
+{
+    secauth_server_conf *conf = cmd_conf(cmd);
+    const char *err;
+    (void)dummy;
+
+    if (!strcasecmp(count, "off") && !seconds) {
+        conf->register_limit = 0;
+        conf->register_window = 0;
+        return NULL;
+    }
+    if (!seconds) {
+        return apr_psprintf(cmd->pool, "%s takes COUNT SECONDS (e.g. 20 3600) or off",
+                            cmd->cmd->name);
+    }
+    if ((err = parse_int_range(cmd, count, 1, 1000000, &conf->register_limit))
+        || (err = parse_int_range(cmd, seconds, 1, 86400, &conf->register_window))) {
+        return err;
+    }
+    return NULL;
+}
+
 const command_rec secauth_directives[] = {
     AP_INIT_TAKE1("SecAuthJWTAlgorithm", set_algorithm, NULL, RSRC_CONF,
                   "HS256 (default), RS256 or ES256"),
@@ -297,6 +324,8 @@ const command_rec secauth_directives[] = {
                   "file of common passwords to refuse, one a line"),
     AP_INIT_TAKE3("SecAuthLockout", set_lockout, NULL, RSRC_CONF,
                   "failures before lockout, first delay (s), longest delay (s); default 5 60 900"),
+    AP_INIT_TAKE12("SecAuthRegisterLimit", set_register_limit, NULL, RSRC_CONF,
+                   "registrations per client address per SECONDS, or off; default 20 3600"),
     AP_INIT_TAKE1("SecAuthMaxBody", set_int, NULL, RSRC_CONF,
                   "largest accepted request body in bytes (default 65536)"),
     AP_INIT_TAKE1("SecAuthBootstrapAdmin", set_string, NULL, RSRC_CONF,
@@ -417,6 +446,10 @@ static void apply_defaults(secauth_server_conf *conf)
         conf->lockout_first_delay = 60;
         conf->lockout_max_delay = 900;
     }
+    if (conf->register_limit == SECAUTH_UNSET) {
+        conf->register_limit = 20;
+        conf->register_window = 3600;
+    }
     if (conf->max_body == SECAUTH_UNSET) conf->max_body = 65536;
     conf->db_retry_after = 5;
     conf->token.issuer = conf->issuer;
@@ -425,8 +458,8 @@ static void apply_defaults(secauth_server_conf *conf)
     conf->token.clock_skew = conf->clock_skew;
 }
 
-/* Finds "DBDriver" anywhere in the configuration: the SQL the module prepares differs a little
- * between drivers, and mod_dbd keeps its own configuration private. */
+/* The argument of the first directive name below node, not looking inside <VirtualHost>
+ * blocks: what applies to the server the block belongs to. */
 static const char *find_directive_arg(const ap_directive_t *node, const char *name)
 {
     for (; node; node = node->next) {
@@ -434,11 +467,43 @@ static const char *find_directive_arg(const ap_directive_t *node, const char *na
         if (!strcasecmp(node->directive, name)) {
             return node->args;
         }
-        if (node->first_child && (found = find_directive_arg(node->first_child, name))) {
+        if (node->first_child && strcasecmp(node->directive, "<VirtualHost")
+            && (found = find_directive_arg(node->first_child, name))) {
             return found;
         }
     }
     return NULL;
+}
+
+/* The <VirtualHost> block that defined s (its file and line), or NULL. */
+static const ap_directive_t *vhost_block(const ap_directive_t *node, const server_rec *s)
+{
+    for (; node; node = node->next) {
+        const ap_directive_t *found;
+        if (!strcasecmp(node->directive, "<VirtualHost")
+            && (unsigned)node->line_num == s->defn_line_number
+            && node->filename && s->defn_name && !strcmp(node->filename, s->defn_name)) {
+            return node;
+        }
+        if (node->first_child && (found = vhost_block(node->first_child, s))) {
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* The DBDriver of server s, "mysql" or "sqlite3": the SQL the module prepares differs a little
+ * between drivers, and mod_dbd keeps its configuration private, so it is read from the
+ * configuration tree: the server's own <VirtualHost> block, else the main server's. */
+static const char *server_driver(const server_rec *s)
+{
+    const ap_directive_t *block = s->is_virtual ? vhost_block(ap_conftree, s) : NULL;
+    const char *driver = block ? find_directive_arg(block->first_child, "DBDriver") : NULL;
+
+    if (!driver) {
+        driver = find_directive_arg(ap_conftree, "DBDriver");
+    }
+    return (driver && !strncasecmp(driver, "sqlite", 6)) ? "sqlite3" : "mysql";
 }
 
 static int sets_secauth_handler(const ap_directive_t *child)
@@ -485,7 +550,6 @@ static int longest_first(const void *a, const void *b)
 
 int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
-    const char *driver = find_directive_arg(ap_conftree, "DBDriver");
     server_rec *vs;
     (void)ptemp;
 
@@ -501,7 +565,7 @@ int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec 
         const char *err = NULL;
 
         apply_defaults(conf);
-        conf->db_driver = (driver && !strncasecmp(driver, "sqlite", 6)) ? "sqlite3" : "mysql";
+        conf->db_driver = server_driver(vs);
         if (!conf->used) {
             continue; /* loaded but not configured here: stays inert */
         }

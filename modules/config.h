@@ -44,6 +44,8 @@ typedef struct {
     int lockout_failures;
     int lockout_first_delay;
     int lockout_max_delay;
+    int register_limit;               /* registrations per client address per window; 0 off */
+    int register_window;              /* seconds */
 
     apr_off_t max_body;
 

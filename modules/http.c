@@ -285,11 +285,29 @@ static const char *relative_path(request_rec *r)
     return r->uri;
 }
 
+/* The Allow value of a known path (every route's method, HEAD with GET), or NULL when path
+ * is not a route or holds a malformed id. */
+static const char *route_allow(apr_pool_t *p, const secauth_route_t *routes, const char *path)
+{
+    const secauth_route_t *route;
+    const char *allow = NULL, *param;
+    int id;
+
+    for (route = routes; route->method; route++) {
+        if (secauth_route_match(p, route->pattern, path, &id, &param) > 0) {
+            allow = allow ? apr_pstrcat(p, allow, ", ", route->method, NULL) : route->method;
+            if (!strcmp(route->method, "GET")) {
+                allow = apr_pstrcat(p, allow, ", HEAD", NULL);
+            }
+        }
+    }
+    return allow;
+}
+
 int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
 {
     secauth_req_t *req;
     const secauth_route_t *route;
-    const char *allow = NULL;
     int path_known = 0, bad_id = 0;
 
     if (!r->handler || strcmp(r->handler, "secauth")) {
@@ -311,10 +329,6 @@ int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
             bad_id = 1;
             continue;
         }
-        allow = allow ? apr_pstrcat(r->pool, allow, ", ", route->method, NULL) : route->method;
-        if (!strcmp(route->method, "GET")) {
-            allow = apr_pstrcat(r->pool, allow, ", HEAD", NULL);
-        }
         if (!strcmp(r->method, route->method)
             || (r->header_only && !strcmp(route->method, "GET"))) {
             if (!req->conf->used) {
@@ -330,12 +344,35 @@ int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
     if (bad_id) {
         return secauth_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
     }
-    apr_table_setn(r->headers_out, "Allow", allow);
+    apr_table_setn(r->headers_out, "Allow", route_allow(r->pool, routes, req->path));
     if (r->method_number == M_OPTIONS) {
         return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
     }
     return secauth_problem(r, HTTP_METHOD_NOT_ALLOWED,
                            apr_psprintf(r->pool, "%s is not allowed here", r->method), NULL);
+}
+
+int secauth_claim_route(request_rec *r, const secauth_route_t *routes)
+{
+    if (r->handler && !strcmp(r->handler, "secauth") && r->finfo.filetype == APR_DIR
+        && route_allow(r->pool, routes, relative_path(r))) {
+        r->finfo.filetype = APR_NOFILE;
+    }
+    return DECLINED;
+}
+
+int secauth_refuse_trace(request_rec *r, const secauth_route_t *routes)
+{
+    const char *allow;
+
+    if (r->method_number != M_TRACE
+        || !(allow = route_allow(r->pool, routes, relative_path(r)))) {
+        return DECLINED;
+    }
+    apr_table_setn(r->notes, API_NOTE, "1");
+    apr_table_setn(r->headers_out, "Allow", allow);
+    secauth_problem(r, HTTP_METHOD_NOT_ALLOWED, "TRACE is not allowed here", NULL);
+    return DONE;
 }
 
 int secauth_accepts(request_rec *r, const char *type)

@@ -21,12 +21,6 @@ typedef struct {
 
 typedef int (*secauth_handler_fn)(secauth_req_t *req);
 
-typedef enum {
-    SECAUTH_SEG_NONE = 0,
-    SECAUTH_SEG_ID,          /* a positive 32-bit decimal id */
-    SECAUTH_SEG_NAME         /* any non-empty segment */
-} secauth_seg_e;
-
 typedef struct {
     const char *method;      /* "GET", "POST", ...; GET routes answer HEAD too */
     const char *pattern;     /* "/products/{id}", "/generate-qr/{name}", "/health" */
@@ -37,6 +31,16 @@ typedef struct {
  * a malformed id, 405 with Allow for a known path with another method, and returns DECLINED
  * for paths that are not routes so the rest of httpd serves them. */
 int secauth_dispatch(request_rec *r, const secauth_route_t *routes);
+
+/* fixups, before mod_dir's: a route of the API is the API's even where the document root has
+ * a directory of that name (htdocs/products/ for files under /products/...), which mod_dir
+ * would otherwise answer with a 301 to "/products/". Always DECLINED. */
+int secauth_claim_route(request_rec *r, const secauth_route_t *routes);
+
+/* map_to_storage, before httpd's own TRACE answer: a TRACE of a route of the API is 405 with
+ * the route's Allow (DONE, the answer sent), whatever TraceEnable says, since an echo would
+ * hand back the caller's Authorization header and cookies; DECLINED for any other request. */
+int secauth_refuse_trace(request_rec *r, const secauth_route_t *routes);
 
 /* Reads and parses the request body: 415 unless application/json (charset utf-8 allowed),
  * 413 past SecAuthMaxBody (without reading further), 400 for invalid JSON, duplicate keys,

@@ -499,11 +499,12 @@ static json_t *build_header(const secauth_key_t *key, secauth_token_kind_e kind)
 static json_t *build_claims(const secauth_token_config_t *cfg, secauth_token_kind_e kind,
                             const secauth_claims_t *c)
 {
-    json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}",
+    json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}",
                                "iss", cfg->issuer, "aud", cfg->audience,
                                "sub", c->sub, "preferred_username", c->preferred_username,
                                "iat", (json_int_t)c->iat, "nbf", (json_int_t)c->nbf,
-                               "exp", (json_int_t)c->exp, "jti", c->jti);
+                               "exp", (json_int_t)c->exp, "jti", c->jti,
+                               "gen", (json_int_t)c->gen);
     int rc;
 
     if (!claims) {
@@ -555,7 +556,8 @@ static int is_user_id(const char *s)
 
 const char *secauth_token_issue(apr_pool_t *p, const secauth_token_config_t *cfg,
                                 secauth_token_kind_e kind, const char *sub,
-                                const char *username, const char *role, apr_time_t now,
+                                const char *username, const char *role,
+                                apr_int64_t generation, apr_time_t now,
                                 secauth_claims_t *claims_out)
 {
     const secauth_key_t *key;
@@ -564,7 +566,8 @@ const char *secauth_token_issue(apr_pool_t *p, const secauth_token_config_t *cfg
     const char *token = NULL;
 
     if (!cfg || !cfg->keys || cfg->keys->nelts < 1 || !cfg->issuer || !cfg->audience
-        || !is_user_id(sub) || !username || (kind == SECAUTH_TOKEN_ACCESS && !role)) {
+        || !is_user_id(sub) || !username || (kind == SECAUTH_TOKEN_ACCESS && !role)
+        || generation < 0) {
         return NULL;
     }
     key = &APR_ARRAY_IDX(cfg->keys, 0, secauth_key_t);
@@ -577,6 +580,7 @@ const char *secauth_token_issue(apr_pool_t *p, const secauth_token_config_t *cfg
     c.role = kind == SECAUTH_TOKEN_ACCESS ? apr_pstrdup(p, role) : NULL;
     c.iat = c.nbf = apr_time_sec(now);
     c.exp = c.iat + cfg->lifetime;
+    c.gen = generation;
     if (!(c.jti = secauth_random_hex(p, JTI_BYTES))) {
         return NULL;
     }
@@ -835,6 +839,7 @@ static const char *check_identity(apr_pool_t *p, secauth_token_kind_e kind,
     const char *username = nonempty_claim(claims, "preferred_username");
     const char *role = nonempty_claim(claims, "role");
     const char *scope = json_string_value(json_object_get(claims, "scope"));
+    const json_t *gen = json_object_get(claims, "gen");
 
     if (!is_user_id(sub)) {
         return "invalid sub claim";
@@ -851,6 +856,11 @@ static const char *check_identity(apr_pool_t *p, secauth_token_kind_e kind,
     if (kind == SECAUTH_TOKEN_ENROLL && (!scope || strcmp(scope, SCOPE_ENROLL) != 0)) {
         return "invalid scope";
     }
+    /* tokens issued before the claim existed carry none: generation 0 */
+    if (gen && (!json_is_integer(gen) || json_integer_value(gen) < 0)) {
+        return "invalid gen claim";
+    }
+    out->gen = gen ? (apr_int64_t)json_integer_value(gen) : 0;
     out->sub = apr_pstrdup(p, sub);
     out->jti = apr_pstrdup(p, jti);
     out->preferred_username = apr_pstrdup(p, username);

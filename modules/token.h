@@ -52,6 +52,8 @@ typedef struct {
     const char *role;               /* access tokens */
     const char *jti;
     apr_int64_t iat, nbf, exp;      /* unix seconds */
+    apr_int64_t gen;                /* claim "gen": the user's token generation at issue time
+                                     * (0 when absent); "revoke every token" raises the user's */
 } secauth_claims_t;
 
 /* "HS256" etc. and back; parse returns -1 for an unknown name (case-sensitive). */
@@ -71,17 +73,19 @@ const char *secauth_key_hs256(apr_pool_t *p, const unsigned char *secret, apr_si
 
 /* Issues a signed token with the first key of cfg: header {alg, typ, kid}; claims iss, aud,
  * sub, preferred_username, role (access only), scope "enroll" (enroll only), iat, nbf, exp
- * (iat + lifetime), jti (128 random bits, hex). Sets *claims_out (may be NULL).
- * Returns NULL on failure. */
+ * (iat + lifetime), jti (128 random bits, hex), gen (generation, the user's token generation
+ * as read with the account). Sets *claims_out (may be NULL). Returns NULL on failure. */
 const char *secauth_token_issue(apr_pool_t *p, const secauth_token_config_t *cfg,
                                 secauth_token_kind_e kind, const char *sub,
-                                const char *username, const char *role, apr_time_t now,
+                                const char *username, const char *role,
+                                apr_int64_t generation, apr_time_t now,
                                 secauth_claims_t *claims_out);
 
 /* Verifies a compact JWS as API.md §4: header alg equal to the configured one, known kid
  * (a missing kid is accepted only when exactly one key is configured), typ of the expected
  * kind, no crit; signature; iss, aud (string or array containing it), exp/nbf/iat numbers
- * within clock_skew, sub, jti, and the kind's scope. Returns 0 and fills *out, or -1 with
+ * within clock_skew, sub, jti, gen (a non-negative integer when present), and the kind's
+ * scope. Returns 0 and fills *out, or -1 with
  * *why set to a short error_description for the client. */
 int secauth_token_verify(apr_pool_t *p, const secauth_token_config_t *cfg,
                          secauth_token_kind_e kind, const char *token, apr_time_t now,

@@ -6,7 +6,9 @@ use Apache::Test ();
 use Test::More;
 use SecAuthTest;
 
-plan tests => 33;
+plan tests => 35;
+
+my $viewer = mint_token(make_user('viewer'));
 
 my $res = api(GET => '/health');
 is($res->code, 200, 'GET /health is 200');
@@ -27,10 +29,13 @@ $res = api(DELETE => '/register');
 ok(is_problem($res, 405, 'DELETE /register'), 'DELETE /register is 405');
 is($res->header('Allow'), 'POST', 'Allow: POST');
 
+# under a protected prefix the token is checked first (API.md §8): then a malformed id is 404
 $res = api(GET => '/products/abc', undef, Authorization => 'Bearer x');
+is($res->code, 401, 'a malformed id with a bogus token is 401: nothing before the token');
+$res = api(GET => '/products/abc', undef, Authorization => "Bearer $viewer");
 ok(is_problem($res, 404, 'malformed id'), 'a malformed id is 404 problem+json');
 for my $id (qw(0 -1 1e3 99999999999 01 1.5)) {
-    my $r = api(GET => "/products/$id");
+    my $r = api(GET => "/products/$id", undef, Authorization => "Bearer $viewer");
     ok(is_problem($r, 404, "id $id"), "id '$id' is 404");
 }
 
@@ -42,6 +47,8 @@ $res = api(GET => '/no-such-route');
 is($res->code, 404, 'an unknown path is 404');
 unlike($res->header('Content-Type') // '', qr/problem/, 'from httpd, not the API');
 $res = api(GET => '/products/1/extra');
+is($res->code, 401, 'a longer path under a protected prefix needs a token');
+$res = api(GET => '/products/1/extra', undef, Authorization => "Bearer $viewer");
 is($res->code, 404, 'a longer path is not a route');
 
 # mounted at a prefix, the same routes answer under it

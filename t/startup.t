@@ -5,6 +5,7 @@ use warnings;
 use Apache::Test ();
 use Test::More;
 use File::Temp qw(tempdir);
+use SecAuthServer;
 use SecAuthTest;
 
 my $dir = tempdir(CLEANUP => 1);
@@ -23,6 +24,9 @@ my @cases = (
     ['SecAuthPasswordHash bcrypt', qr/SecAuthPasswordHash: the only scheme is argon2id/],
     ['SecAuthPasswordHash argon2id m=19456 q=1', qr/SecAuthPasswordHash: unknown parameter 'q=1'/],
     ['SecAuthMaxBody lots', qr/SecAuthMaxBody: 'lots' must be an integer/],
+    ['SecAuthRegisterLimit 20', qr/SecAuthRegisterLimit takes COUNT SECONDS/],
+    ['SecAuthRegisterLimit 0 60', qr/SecAuthRegisterLimit: '0' must be an integer from 1/],
+    ['SecAuthRegisterLimit 20 100000', qr/SecAuthRegisterLimit: '100000' must be an integer from 1 to 86400/],
     ["SecAuthEncryptionKeyFile $dir/enc33.key", qr/SecAuthEncryptionKeyFile: .* holds 33 bytes; it must hold exactly 32/],
     ["SecAuthJWTAlgorithm RS256\nSecAuthJWTKey $keys/hs-current.key k1", qr/SecAuthJWTKey/],
     ["SecAuthJWTAlgorithm RS256\nSecAuthJWTKey $keys/rsa.pub.pem k1", qr/must\s+be a private key/],
@@ -42,13 +46,7 @@ sub start_with {
     }
     my $conf = "$dir/httpd.conf";
     open(my $c, '>', $conf) or die;
-    print $c <<"CONF";
-ServerRoot "$dir"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$port
-PidFile "$dir/httpd.pid"
-DefaultRuntimeDir "$dir"
-ErrorLog "$dir/error.log"
+    print $c SecAuthServer::preamble($dir, $port), <<"CONF";
 LoadModule mpm_prefork_module $ENV{SECAUTH_MODDIR}/mod_mpm_prefork.so
 LoadModule authz_core_module $ENV{SECAUTH_MODDIR}/mod_authz_core.so
 LoadModule dbd_module $ENV{SECAUTH_MODDIR}/mod_dbd.so

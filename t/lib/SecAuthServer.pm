@@ -17,8 +17,22 @@ sub free_port {
     return $port;
 }
 
+# The lines every private httpd of the tests starts with: its root, address, pid file, log.
+sub preamble {
+    my ($dir, $port) = @_;
+    return <<"CONF";
+ServerRoot "$dir"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$dir/httpd.pid"
+DefaultRuntimeDir "$dir"
+ErrorLog "$dir/error.log"
+CONF
+}
+
 # SecAuthServer->start(driver => 'mysql'|'sqlite3', params => DBDParams, extra => config text,
 # mpm => 'prefork' (default)|'worker'|'event') → the running server, or dies with the error log.
+# With config => sub { my ($dir, $port) = @_; ... } the sub returns the whole configuration.
 sub start {
     my ($class, %opt) = @_;
     my $dir = tempdir(CLEANUP => 1);
@@ -33,13 +47,13 @@ sub start {
         : "ThreadsPerChild 8\nThreadLimit 8\nMaxRequestWorkers 16";
 
     open(my $c, '>', $self->{conf}) or die "$self->{conf}: $!";
-    print $c <<"CONF";
-ServerRoot "$dir"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$port
-PidFile "$dir/httpd.pid"
-DefaultRuntimeDir "$dir"
-ErrorLog "$dir/error.log"
+    if ($opt{config}) {
+        # a whole configuration of the caller's, given the directory and the port
+        print $c $opt{config}->($dir, $port);
+        close $c;
+        return $self->_launch;
+    }
+    print $c preamble($dir, $port), <<"CONF";
 LogLevel warn secauth:notice
 LoadModule mpm_${mpm}_module "$mods/mod_mpm_$mpm.so"
 StartServers 2
@@ -58,6 +72,7 @@ SecAuthIssuer            https://secauth.test
 SecAuthAudience          products-api
 SecAuthEncryptionKeyFile "$keys/totp.key"
 SecAuthCommonPasswords   "$src/data/common-passwords.txt"
+SecAuthRegisterLimit     off
 <Location "/">
     SetHandler secauth
 </Location>
@@ -65,7 +80,12 @@ Include "$src/conf/secauth-access.conf"
 CONF
     print $c ($opt{extra} // ''), "\n";
     close $c;
+    return $self->_launch;
+}
 
+sub _launch {
+    my ($self) = @_;
+    my ($dir, $port) = @$self{qw(dir port)};
     my $out = `$ENV{SECAUTH_HTTPD} -f $self->{conf} -k start 2>&1`;
     # the sockets are bound before httpd detaches, the pid file written after: wait for both
     for (1 .. 100) {

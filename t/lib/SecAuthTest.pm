@@ -196,7 +196,7 @@ sub _signing_key {
 }
 
 # mint_token(USER, OPTIONS) → an access token as POST /login issues it (API.md §4), signed with a
-# test key through Crypt::JWT. OPTIONS: alg (HS256, RS256, ES256), key_name (hs-current or
+# test key through Crypt::JWT, with the user's current token generation (claim gen). OPTIONS: alg (HS256, RS256, ES256), key_name (hs-current or
 # hs-previous), key (raw key material, overrides), claims / header (hashes merged over the
 # defaults; an undef value removes the entry).
 sub mint_token {
@@ -206,9 +206,15 @@ sub mint_token {
     my ($key, $kid) = $alg eq 'none' ? ('', 'current') : _signing_key($alg, $opt{key_name});
     $key = $opt{key} if exists $opt{key};
     my $now = time;
+    # the user's token generation now, as a login would put it into the token
+    my $gen = 0;
+    if (!exists(($opt{claims} // {})->{gen}) && ($user->{id} // '') =~ /^\d+$/) {
+        my ($row) = db_rows("SELECT token_generation FROM users WHERE id = $user->{id}");
+        $gen = $row ? $row->[0] + 0 : 0;
+    }
     my %claims = (iss => 'https://secauth.test', aud => 'products-api', sub => "$user->{id}",
                   preferred_username => $user->{username}, role => $user->{role},
-                  iat => $now, nbf => $now, exp => $now + 600,
+                  iat => $now, nbf => $now, exp => $now + 600, gen => $gen,
                   jti => join('', map { sprintf '%02x', int(rand(256)) } 1 .. 16));
     my %header = (typ => 'at+jwt', kid => $kid);
     for my $set ([\%claims, $opt{claims}], [\%header, $opt{header}]) {

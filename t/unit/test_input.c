@@ -9,6 +9,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <stdlib.h>
+#include <string.h>
 
 static json_t *parse(apr_pool_t *p, const char *text, apr_size_t len, const char **err)
 {
@@ -117,14 +118,42 @@ static void test_accounts(apr_pool_t *p)
 
     v = BODY("{\"username\":\"alice\"}");
     errors = json_array();
-    secauth_verify_validate(v, &in, errors);
+    secauth_verify_validate(p, v, &in, errors);
     is_int(json_array_size(errors), 1, "verify-2fa needs a code");
     json_decref(errors);
     json_decref(v);
 
+    {
+        /* one rule for the username on every route (API.md §2): no pad, no fold but case */
+        static const char *const bad[] = {"alice ", " alice", "al ice", "alice\\t", "al", "\\u00e4lice"};
+        char text[128];
+        int i;
+        for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+            apr_snprintf(text, sizeof(text), "{\"username\":\"%s\",\"password\":\"p\",\"code\":\"1\"}", bad[i]);
+            v = parse(p, text, strlen(text), &err);
+            errors = json_array();
+            secauth_login_validate(p, v, &in, errors);
+            ok(json_array_size(errors) == 1 && !in.username, "login refuses the username '%s'", bad[i]);
+            json_decref(errors);
+            errors = json_array();
+            secauth_verify_validate(p, v, &in, errors);
+            ok(json_array_size(errors) == 1 && !in.username, "verify-2fa refuses the username '%s'", bad[i]);
+            json_decref(errors);
+            json_decref(v);
+        }
+        v = BODY("{\"username\":\"Alice\",\"password\":\"p\",\"code\":\"1\"}");
+        errors = json_array();
+        secauth_login_validate(p, v, &in, errors);
+        is_str(in.username, "alice", "login lower-cases the username");
+        json_decref(errors);
+        json_decref(v);
+        ok(secauth_username_normalize(p, "alice ") == NULL, "normalize: trailing space has no account");
+        is_str(secauth_username_normalize(p, "Bob.Smith"), "bob.smith", "normalize lower-cases");
+    }
+
     v = BODY("{\"username\":\"alice\",\"password\":\"p\",\"code\":\"1\",\"recovery_code\":\"r\"}");
     errors = json_array();
-    secauth_login_validate(v, &in, errors);
+    secauth_login_validate(p, v, &in, errors);
     is_int(json_array_size(errors), 1, "code and recovery_code together");
     json_decref(errors);
     json_decref(v);

@@ -189,7 +189,7 @@ static const char *issue_at(const secauth_token_config_t *cfg, secauth_token_kin
                             apr_time_t now)
 {
     return secauth_token_issue(pool, cfg, kind, "7", "alice",
-                               kind == SECAUTH_TOKEN_ACCESS ? "editor" : NULL, now, NULL);
+                               kind == SECAUTH_TOKEN_ACCESS ? "editor" : NULL, 0, now, NULL);
 }
 
 static const char *b64(const char *text)
@@ -270,7 +270,7 @@ static void test_round_trip(secauth_alg_e alg, const secauth_key_t *key)
     const char *token, *why = NULL;
     json_t *header;
 
-    token = secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ACCESS, "7", "alice", "editor", NOW,
+    token = secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ACCESS, "7", "alice", "editor", 0, NOW,
                                 &issued);
     ok(token != NULL, "%s access token issued", name);
     is_int(issued.exp, T0 + LIFETIME, "%s exp = iat + lifetime", name);
@@ -289,10 +289,19 @@ static void test_round_trip(secauth_alg_e alg, const secauth_key_t *key)
     is_str(got.role, "editor", "%s role", name);
     is_str(got.jti, issued.jti, "%s jti", name);
     ok(got.iat == T0 && got.nbf == T0 && got.exp == T0 + LIFETIME, "%s times", name);
+    is_int(got.gen, 0, "%s gen 0 for a new account", name);
     is_str(verdict(&cfg, SECAUTH_TOKEN_ENROLL, token, NOW), "invalid token type",
            "%s access token refused as an enrolment token", name);
 
-    token = secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ENROLL, "7", "alice", NULL, NOW,
+    token = secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ACCESS, "7", "alice", "editor", 41,
+                                NOW, &issued);
+    memset(&got, 0, sizeof(got));
+    ok(token && secauth_token_verify(pool, &cfg, SECAUTH_TOKEN_ACCESS, token, NOW, &got, &why) == 0
+       && got.gen == 41 && issued.gen == 41, "%s gen carried through the token", name);
+    ok(secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ACCESS, "7", "alice", "editor", -1, NOW,
+                           NULL) == NULL, "%s a negative generation is not issued", name);
+
+    token = secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ENROLL, "7", "alice", NULL, 0, NOW,
                                 &issued);
     ok(token != NULL, "%s enrolment token issued", name);
     header = token_part(token, 0);
@@ -308,9 +317,9 @@ static void test_round_trip(secauth_alg_e alg, const secauth_key_t *key)
     is_str(verdict(&cfg, SECAUTH_TOKEN_ACCESS, token, NOW), "invalid token type",
            "%s enrolment token refused as an access token", name);
 
-    ok(secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ACCESS, "7", "alice", NULL, NOW, NULL)
+    ok(secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ACCESS, "7", "alice", NULL, 0, NOW, NULL)
        == NULL, "%s access token needs a role", name);
-    ok(secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ACCESS, "0", "alice", "editor", NOW, NULL)
+    ok(secauth_token_issue(pool, &cfg, SECAUTH_TOKEN_ACCESS, "0", "alice", "editor", 0, NOW, NULL)
        == NULL, "%s sub must be a positive id", name);
 }
 
@@ -436,6 +445,14 @@ static void test_identity_claims(void)
                    hs_custom("{\"alg\":\"HS256\",\"typ\":\"enroll+jwt\",\"kid\":\"h1\"}",
                              claims_with("scope", "\"admin\"")), NOW),
            "invalid scope", "enrolment token without scope enroll refused");
+    is_str(verdict(&cfg, SECAUTH_TOKEN_ACCESS, hs_custom(HS_HEADER, claims_with("gen", "\"1\"")),
+                   NOW), "invalid gen claim", "gen as a string refused");
+    is_str(verdict(&cfg, SECAUTH_TOKEN_ACCESS, hs_custom(HS_HEADER, claims_with("gen", "-1")),
+                   NOW), "invalid gen claim", "negative gen refused");
+    is_str(verdict(&cfg, SECAUTH_TOKEN_ACCESS, hs_custom(HS_HEADER, claims_with("gen", "1.5")),
+                   NOW), "invalid gen claim", "fractional gen refused");
+    is_str(verdict(&cfg, SECAUTH_TOKEN_ACCESS, hs_custom(HS_HEADER, claims_with("gen", NULL)),
+                   NOW), "ok", "a token without gen (issued before it existed) accepted");
 }
 
 static void test_header_rules(void)
