@@ -18,6 +18,8 @@
 #include "apr_lib.h"
 #include "log.h"
 
+#include <openssl/crypto.h>
+
 APLOG_USE_MODULE(secauth);
 
 #define DEFAULT_ROLE "editor"
@@ -702,7 +704,7 @@ int secauth_register(secauth_req_t *req)
     token = secauth_token_issue(r->pool, &req->conf->token, SECAUTH_TOKEN_ENROLL,
                                 apr_itoa(r->pool, id), username, NULL, 0, apr_time_now(),
                                 NULL);
-    memset(secret, 0, sizeof(secret));
+    OPENSSL_cleanse(secret, sizeof(secret));
     if (!token) {
         return server_error(r, "could not sign an enrolment token");
     }
@@ -800,7 +802,7 @@ int secauth_generate_qr(secauth_req_t *req)
     }
     uri = secauth_otpauth_uri(r->pool, req->conf->totp_issuer, row[U_NAME],
                               secauth_base32_encode(r->pool, secret, len));
-    memset(secret, 0, len);
+    OPENSSL_cleanse(secret, len);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(612)
                   "mod_secauth: enrolment QR code (%s) of %s fetched from %s", format,
                   row[U_NAME], client_ip(r));
@@ -905,7 +907,7 @@ int secauth_verify_2fa(secauth_req_t *req)
                                             "(wrong SecAuthEncryptionKeyFile?)", row[U_NAME]));
     }
     rc = secauth_totp_verify(secret, len, code, apr_time_now(), req->conf->totp_skew, &matched);
-    memset(secret, 0, len);
+    OPENSSL_cleanse(secret, len);
     if (rc) {
         if (recovery_make(r->pool, req->conf, shown, hashes) != 0) {
             return server_error(r, "no random bytes for recovery codes");
@@ -1076,7 +1078,7 @@ int secauth_login(secauth_req_t *req)
 
     upgrade_account(req, dbd, row, password, secret, len, legacy);
     if (secret) {
-        memset(secret, 0, len);
+        OPENSSL_cleanse(secret, len);
     }
     if (!(token = issue_token(req, SECAUTH_TOKEN_ACCESS, row))) {
         return server_error(r, "could not sign an access token");
