@@ -322,8 +322,7 @@ int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
                 return secauth_problem(r, HTTP_SERVICE_UNAVAILABLE,
                                        "mod_secauth is not configured for this server", NULL);
             }
-            secauth_metrics_note_route(r, route);
-            return route->fn(req);
+            return secauth_metrics_route_done(r, route, route->fn(req));
         }
     }
     if (!path_known) {

@@ -141,11 +141,11 @@ static const family_t gauge_families[SECAUTH_G_GAUGES] = {
 
 static const family_t histogram_families[] = {
     {"secauth_login_duration_seconds", "histogram",
-     "Time to answer POST /login, from the request line to the last byte."},
+     "Time to answer POST /login, from the request line until the answer is ready."},
     {"secauth_access_check_duration_seconds", "histogram",
      "Time the bearer access check takes (token verification and its database lookup)."},
     {"secauth_request_duration_seconds", "histogram",
-     "Time to answer a request of the API, by route (method and path pattern)."},
+     "Time to answer a request of the API that reached its handler, by route (method and path pattern)."},
 };
 
 /* ---- counting ---- */

@@ -1,9 +1,9 @@
 /* metrics_hooks.c — the httpd side of the metrics (metrics.c holds the block and the format):
  * the block is made in the parent at post_config and every child takes a slot at child_init;
  * "SetHandler secauth-metrics" answers the Prometheus text format; mod_status's status_hook
- * shows the same figures; a log_transaction hook times each API request under its route and
- * counts logins and registrations by the status the contract gives each outcome; the bearer
- * check is timed and its outcome read from its RFC 6750 challenge. */
+ * shows the same figures; each API request is timed under its route as its handler returns,
+ * and logins and registrations are counted by the status the contract gives each outcome; the
+ * bearer check is timed and its outcome read from its RFC 6750 challenge. */
 #include "metrics_hooks.h"
 #include "metrics.h"
 
@@ -19,7 +19,6 @@
 APLOG_USE_MODULE(secauth);
 
 #define HANDLER "secauth-metrics"
-#define ROUTE_NOTE "secauth-metrics-route"
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 static const secauth_route_t *route_table;
@@ -81,13 +80,6 @@ void secauth_metrics_child(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-void secauth_metrics_note_route(request_rec *r, const secauth_route_t *route)
-{
-    if (route_table && route >= route_table && route - route_table < route_count) {
-        apr_table_setn(r->notes, ROUTE_NOTE, apr_itoa(r->pool, (int)(route - route_table)));
-    }
-}
-
 /* ---- outcomes ---- */
 
 static secauth_counter_e login_result(int status)
@@ -114,29 +106,25 @@ static secauth_counter_e registration_result(int status)
     }
 }
 
-/* After the response: the whole time the client waited, and the status it got. */
-static int account_request(request_rec *r)
+/* The time since the request line, and the status the client gets. */
+int secauth_metrics_route_done(request_rec *r, const secauth_route_t *route, int rc)
 {
-    const char *note = apr_table_get(r->notes, ROUTE_NOTE);
-    request_rec *last = r;
-    apr_interval_time_t took;
-    int route;
+    apr_interval_time_t took = apr_time_now() - r->request_time;
+    int index, status = (rc == OK || rc == DONE) ? r->status : rc;
 
-    if (!note) {
-        return DECLINED;
+    if (!route_table || route < route_table || route - route_table >= route_count) {
+        return rc;
     }
-    while (last->next) last = last->next;
-    route = atoi(note);
-    took = apr_time_now() - r->request_time;
-    secauth_metrics_observe(SECAUTH_H_REQUEST, route, took);
-    if (route == login_route) {
+    index = (int)(route - route_table);
+    secauth_metrics_observe(SECAUTH_H_REQUEST, index, took);
+    if (index == login_route) {
         secauth_metrics_observe(SECAUTH_H_LOGIN, 0, took);
-        secauth_metrics_inc(login_result(last->status));
+        secauth_metrics_inc(login_result(status));
     }
-    else if (route == register_route) {
-        secauth_metrics_inc(registration_result(last->status));
+    else if (index == register_route) {
+        secauth_metrics_inc(registration_result(status));
     }
-    return DECLINED;
+    return rc;
 }
 
 /* The check's outcome from what it answers: the challenge of RFC 6750 §3 that access.c sets
@@ -214,7 +202,7 @@ static int status_section(request_rec *r, int flags)
 {
     const char *text = secauth_metrics_render(r->pool, SECAUTH_METRICS_STATUS,
                                               build_labels(r->pool), apr_time_now());
-    char *lines, *line, *state = NULL, *colon;
+    char *lines, *line, *state = NULL, *colon, *value;
 
     if (!text) {
         return OK;
@@ -230,8 +218,9 @@ static int status_section(request_rec *r, int flags)
     for (line = apr_strtok(lines, "\n", &state); line; line = apr_strtok(NULL, "\n", &state)) {
         if (!(colon = strrchr(line, ':'))) continue;
         *colon = '\0';
+        for (value = colon + 1; *value == ' '; value++);
         ap_rprintf(r, (flags & AP_STATUS_NOTABLE) ? "%s: %s\n" : "<tr><td>%s</td><td>%s</td></tr>\n",
-                   ap_escape_html(r->pool, line), ap_escape_html(r->pool, colon + 1));
+                   ap_escape_html(r->pool, line), ap_escape_html(r->pool, value));
     }
     ap_rputs((flags & AP_STATUS_NOTABLE) ? "</pre>\n" : "</table>\n", r);
     return OK;
@@ -240,6 +229,5 @@ static int status_section(request_rec *r, int flags)
 void secauth_metrics_register_hooks(void)
 {
     ap_hook_handler(metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_log_transaction(account_request, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, status_section, NULL, NULL, APR_HOOK_MIDDLE);
 }

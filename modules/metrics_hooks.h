@@ -16,8 +16,10 @@ void secauth_metrics_child(apr_pool_t *pchild, server_rec *s);
 
 void secauth_metrics_register_hooks(void);
 
-/* The dispatcher found route for r: the request is timed and counted under its label. */
-void secauth_metrics_note_route(request_rec *r, const secauth_route_t *route);
+/* The handler of route answered r with rc (OK once it sent the response, else the status for
+ * httpd to render): the request is timed and counted under the route's label, before httpd
+ * finishes the response, so a client that has its answer finds it counted. Returns rc. */
+int secauth_metrics_route_done(request_rec *r, const secauth_route_t *route, int rc);
 
 /* Runs the bearer check, times it and counts its outcome. */
 int secauth_metrics_access_check(request_rec *r, int (*check)(request_rec *r));
