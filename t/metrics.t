@@ -1,6 +1,6 @@
 # metrics.t — API.md §10: known traffic (registrations, good and bad logins, one lockout, token
 # checks of every outcome) driven in parallel into httpd servers with several children, under
-# prefork and under event, and the exact change of every counter read from /metrics, as the
+# prefork, worker and event, and the exact change of every counter read from /metrics, as the
 # shipped configuration mounts it; the output passes promtool and the Prometheus client's own
 # parser, holds no username, token or secret, and mod_status (?auto and the page) shows the
 # same figures; /metrics is refused to an address other than loopback's 127.0.0.1; a graceful
@@ -319,7 +319,7 @@ if ($ENV{SECAUTH_DB} ne 'sqlite') {
     exit 0;   # the servers below run on SQLite: once, in the SQLite run
 }
 
-my @mpms = grep { -e "$mods/mod_mpm_$_.so" } qw(prefork event);
+my @mpms = grep { -e "$mods/mod_mpm_$_.so" } qw(prefork worker event);
 mpm_run($_) for @mpms;
 
 # a database that cannot be reached: every call that needs it is counted as unavailable
