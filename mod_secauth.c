@@ -15,6 +15,8 @@
 #include "modules/config.h"
 #include "modules/db.h"
 #include "modules/http.h"
+#include "modules/metrics.h"
+#include "modules/metrics_hooks.h"
 #include "modules/ops.h"
 #include "modules/password.h"
 #include "modules/products.h"
@@ -88,6 +90,9 @@ static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     if ((rc = secauth_config_post_config(pconf, ptemp, s)) != OK) {
         return rc;
     }
+    if ((rc = secauth_metrics_post_config(pconf, s, routes)) != OK) {
+        return rc;
+    }
     if (!secauth_db_init()) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SECAUTH_LOGNO(503)
                      "mod_secauth needs mod_dbd: LoadModule dbd_module modules/mod_dbd.so");
@@ -132,13 +137,16 @@ static void hash_gate_init(apr_pool_t *p, server_rec *s, int threaded)
     if (secauth_password_gate_init(p, places, &largest, threaded) != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SECAUTH_LOGNO(505)
                      "mod_secauth: cannot create the password hashing gate");
+        return;
     }
+    secauth_metrics_gauge_set(SECAUTH_G_HASH_SLOTS, places);
 }
 
 static void secauth_child_init(apr_pool_t *p, server_rec *s)
 {
     int threaded = 0;
 
+    secauth_metrics_child(p, s);
     if (secauth_totp_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, SECAUTH_LOGNO(504)
                      "mod_secauth: liboath failed to initialise");
@@ -172,6 +180,7 @@ static void secauth_register_hooks(apr_pool_t *p)
     ap_hook_insert_error_filter(secauth_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     secauth_register_error_filter();
     secauth_access_register_hooks(p);
+    secauth_metrics_register_hooks();
 }
 
 module AP_MODULE_DECLARE_DATA secauth_module = {

@@ -2,7 +2,7 @@
  * parsed as a request body, then checked as register, verify-2fa or login (the first byte
  * picks which), with the route's unknown-member check; an accepted body must hold what the
  * handler relies on (API.md §2). */
-// sources: modules/account_input.c modules/password.c modules/crypto.c modules/body.c modules/parse.c
+// sources: modules/account_input.c modules/password.c modules/crypto.c modules/body.c modules/parse.c modules/metrics.c
 #include "account_input.h"
 #include "body.h"
 #include "password.h"

@@ -5,6 +5,7 @@
 #include "access.h"
 #include "config.h"
 #include "http.h"
+#include "metrics_hooks.h"
 #include "token.h"
 
 #include "http_core.h"
@@ -185,14 +186,14 @@ static int authenticate(request_rec *r)
 
 static int check_bearer(request_rec *r)
 {
-    return is_bearer(r) ? authenticate(r) : DECLINED;
+    return is_bearer(r) ? secauth_metrics_access_check(r, authenticate) : DECLINED;
 }
 
 int secauth_require_caller(request_rec *r, const secauth_caller_t **caller)
 {
     int rc = OK;
     if (!secauth_caller(r)) {
-        rc = authenticate(r);
+        rc = secauth_metrics_access_check(r, authenticate);
     }
     *caller = secauth_caller(r);
     return rc;

@@ -7,6 +7,7 @@
 #include "account_input.h"
 #include "access.h"
 #include "crypto.h"
+#include "metrics.h"
 #include "password.h"
 #include "qr.h"
 #include "token.h"
@@ -202,6 +203,7 @@ static int lookup_user(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
 static const char *issue_token(secauth_req_t *req, secauth_token_kind_e kind,
                                const char *const *row)
 {
+    secauth_metrics_token_issued(kind == SECAUTH_TOKEN_ENROLL);
     /* the generation read with the account: a "revoke all" committed since makes it old */
     return secauth_token_issue(req->r->pool, &req->conf->token, kind, row[U_ID], row[U_NAME],
                                row[U_ROLE], row[U_GENERATION] ? apr_atoi64(row[U_GENERATION]) : 0,
@@ -388,6 +390,7 @@ static void log_failure(request_rec *r, const char *username, const char *what,
                   "mod_secauth: failed attempt for %s from %s: %s (%d consecutive)",
                   log_name(r, username), client_ip(r), what, count);
     if (locked > now) {
+        secauth_metrics_inc(SECAUTH_M_LOCKOUTS);
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(604)
                       "mod_secauth: %s locked for %" APR_INT64_T_FMT " seconds after %d "
                       "consecutive failures (last from %s)", log_name(r, username),
@@ -708,6 +711,7 @@ int secauth_register(secauth_req_t *req)
     if (!token) {
         return server_error(r, "could not sign an enrolment token");
     }
+    secauth_metrics_token_issued(1);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(600)
                   "mod_secauth: registered %s (id %d) from %s; enrolment pending",
                   username, id, client_ip(r));
@@ -923,6 +927,7 @@ int secauth_verify_2fa(secauth_req_t *req)
             }
         }
     }
+    secauth_metrics_enrolment_code(rc);
     if (!rc) {
         secauth_account_log_failure(req, dbd, user_id, row[U_NAME], "wrong enrolment code");
         return secauth_problem(r, HTTP_UNAUTHORIZED, "invalid code", NULL);
@@ -1051,6 +1056,7 @@ int secauth_login(secauth_req_t *req)
             return login_failed(req, dbd, row, "unusable TOTP secret");
         }
         rc = secauth_account_accept_code(req, dbd, user_id, secret, len, code, &replayed);
+        secauth_metrics_totp(rc, replayed);
         if (rc == SECAUTH_DB_ERROR) {
             return secauth_unavailable(r);
         }
@@ -1065,6 +1071,7 @@ int secauth_login(secauth_req_t *req)
     }
     else if (recovery) {
         rc = recovery_use(req, dbd, user_id, recovery);
+        secauth_metrics_recovery(rc);
         if (rc == SECAUTH_DB_ERROR) {
             return secauth_unavailable(r);
         }

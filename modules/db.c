@@ -2,6 +2,7 @@
  * pooled connection prepares them once, binary parameters (no SQL is ever built from input),
  * rows copied out so the connection is free again, and errors logged but never shown. */
 #include "db.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -349,6 +350,7 @@ ap_dbd_t *secauth_db_acquire(request_rec *r)
         left_dbd_open();
     }
     if (!dbd) {
+        secauth_metrics_inc(SECAUTH_M_DB_ERROR_CONNECT);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(510)
                       "mod_secauth: no database connection (see mod_dbd's messages)");
         return NULL;
@@ -379,11 +381,13 @@ static int failure(request_rec *r, ap_dbd_t *dbd, const char *label, int rv)
     held_t *held;
 
     if (msg && (strstr(msg, "Duplicate entry") || strstr(msg, "UNIQUE constraint"))) {
+        secauth_metrics_inc(SECAUTH_M_DB_ERROR_CONFLICT);
         return SECAUTH_DB_DUPLICATE;
     }
     if ((held = held_connection(r)) && held->dbd == dbd) {
         held->broken = 1;
     }
+    secauth_metrics_inc(SECAUTH_M_DB_ERROR_QUERY);
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(512)
                   "mod_secauth: %s failed: %s", label, msg ? msg : "unknown error");
     return SECAUTH_DB_ERROR;
@@ -398,6 +402,7 @@ int secauth_db_exec(request_rec *r, ap_dbd_t *dbd, const char *label, const void
     if (!stmt) {
         return SECAUTH_DB_ERROR;
     }
+    secauth_metrics_inc(SECAUTH_M_DB_CALLS);
     rv = apr_dbd_pbquery(dbd->driver, r->pool, dbd->handle, &nrows, stmt, args);
     if (rv) {
         return failure(r, dbd, label, rv);
@@ -421,6 +426,7 @@ int secauth_db_select(request_rec *r, ap_dbd_t *dbd, const char *label, const vo
     if (!stmt) {
         return SECAUTH_DB_ERROR;
     }
+    secauth_metrics_inc(SECAUTH_M_DB_CALLS);
     rv = apr_dbd_pbselect(dbd->driver, r->pool, dbd->handle, &res, stmt, 0, args);
     if (rv) {
         return failure(r, dbd, label, rv);

@@ -1,6 +1,7 @@
 /* http.c — request bodies, strict JSON, JSON and problem+json responses, routing relative to
  * the mount point, and the filter that turns httpd's own error pages into problem+json. */
 #include "http.h"
+#include "metrics_hooks.h"
 #include "body.h"
 
 #include "http_core.h"
@@ -335,7 +336,7 @@ int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
                 return secauth_problem(r, HTTP_SERVICE_UNAVAILABLE,
                                        "mod_secauth is not configured for this server", NULL);
             }
-            return route->fn(req);
+            return secauth_metrics_route_done(r, route, route->fn(req));
         }
     }
     if (!path_known) {

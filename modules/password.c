@@ -4,6 +4,7 @@
  * username inside, not a common password). */
 #include "password.h"
 #include "crypto.h"
+#include "metrics.h"
 
 #include <string.h>
 #include <sys/mman.h>
@@ -115,12 +116,14 @@ static hash_memory_t *gate_enter(void)
     place = gate_free;
     gate_free = place->next;
     apr_thread_mutex_unlock(gate_mutex);
+    secauth_metrics_gauge_add(SECAUTH_G_HASH_SLOTS_BUSY, 1);
     return place;
 }
 
 static void gate_leave(hash_memory_t *place)
 {
     if (!place) return;
+    secauth_metrics_gauge_add(SECAUTH_G_HASH_SLOTS_BUSY, -1);
     apr_thread_mutex_lock(gate_mutex);
     place->next = gate_free;
     gate_free = place;
