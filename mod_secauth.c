@@ -98,9 +98,13 @@ static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
                      "mod_secauth needs mod_dbd: LoadModule dbd_module modules/mod_dbd.so");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    /* on every server, each with the SQL of its own driver: a <VirtualHost> with a database
-     * of its own (DBDParams) prepares on its own connections */
+    /* in the SQL of each server's own driver: the main server's are handed down by mod_dbd to
+     * the virtual hosts that share its database; one with a database and SecAuth directives
+     * of its own prepares on its own connections */
     for (vs = s; vs; vs = vs->next) {
+        if (!secauth_config_prepares_here(s, vs)) {
+            continue;
+        }
         for (table = statement_tables; *table; table++) {
             secauth_db_prepare(vs, secauth_server_config(vs)->db_driver, *table);
         }

@@ -157,6 +157,7 @@ static int authenticate(request_rec *r)
     caller->jti = claims.jti;
     caller->exp = claims.exp;
     caller->iat = claims.iat;
+    caller->gen = claims.gen;
     if (!caller->user_id) {
         return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "invalid subject");
     }

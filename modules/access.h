@@ -19,6 +19,7 @@ typedef struct {
     const char *jti;
     apr_int64_t exp;
     apr_int64_t iat;
+    apr_int64_t gen;          /* the token's generation (claim gen) */
 } secauth_caller_t;
 
 /* The authenticated caller of this request, or NULL when the access check did not run. */

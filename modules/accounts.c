@@ -76,7 +76,10 @@ const secauth_stmt_t secauth_account_statements[] = {
     {"secauth_acct_confirm",
      "UPDATE users SET twofa_confirmed = 1, last_totp_step = %lld, failed_count = 0, "
      "locked_until = 0, updated_at = %s WHERE id = %d AND twofa_confirmed = 0 "
-     "AND (last_totp_step IS NULL OR last_totp_step < %lld)", NULL},
+     "AND (last_totp_step IS NULL OR last_totp_step < %lld) "
+     /* still the enrolment the token was checked against: a 2FA reset committed since (a
+      * new secret, a new generation) makes the confirmation miss */
+     "AND token_generation = %lld AND twofa_secret = %s", NULL},
     {"secauth_acct_reset_failures",
      "UPDATE users SET failed_count = 0, locked_until = 0 WHERE id = %d", NULL},
     /* only when the hash is still the one verified: a concurrent password change wins */
@@ -828,16 +831,18 @@ int secauth_generate_qr(secauth_req_t *req)
     }
 }
 
-/* Confirms enrolment at step and replaces the recovery codes, all or nothing. Returns 1 when
- * confirmed, 0 when the row no longer qualified (confirmed meanwhile, or step used). */
-static int confirm_enrolment(secauth_req_t *req, ap_dbd_t *dbd, int user_id, apr_int64_t step,
-                             const char *const *hashes)
+/* Confirms enrolment at step and replaces the recovery codes, all or nothing, while the row is
+ * as read (same generation and secret). Returns 1 when confirmed, 0 when the row no longer
+ * qualified (confirmed or reset meanwhile, or step used). */
+static int confirm_enrolment(secauth_req_t *req, ap_dbd_t *dbd, const char *const *row,
+                             apr_int64_t step, const char *const *hashes)
 {
     request_rec *r = req->r;
     const char *now = db_time(r->pool, apr_time_now());
+    apr_int64_t generation = row[U_GENERATION] ? apr_atoi64(row[U_GENERATION]) : 0;
     apr_dbd_transaction_t *txn = NULL;
-    const void *args[4];
-    int rc, affected = 0, i;
+    const void *args[6];
+    int rc, affected = 0, i, user_id = atoi(row[U_ID]);
 
     if (secauth_db_begin(r, dbd, &txn) != SECAUTH_DB_OK) {
         return SECAUTH_DB_ERROR;
@@ -846,6 +851,8 @@ static int confirm_enrolment(secauth_req_t *req, ap_dbd_t *dbd, int user_id, apr
     args[1] = now;
     args[2] = &user_id;
     args[3] = &step;
+    args[4] = &generation;
+    args[5] = row[U_SECRET];
     rc = secauth_db_exec(r, dbd, "secauth_acct_confirm", args, &affected);
     if (rc == SECAUTH_DB_OK && affected == 1) {
         secauth_rows_t left;
@@ -916,12 +923,13 @@ int secauth_verify_2fa(secauth_req_t *req)
         if (recovery_make(r->pool, req->conf, shown, hashes) != 0) {
             return server_error(r, "no random bytes for recovery codes");
         }
-        rc = confirm_enrolment(req, dbd, user_id, (apr_int64_t)matched, hashes);
+        rc = confirm_enrolment(req, dbd, row, (apr_int64_t)matched, hashes);
         if (rc == SECAUTH_DB_ERROR) {
             return secauth_unavailable(r);
         }
         if (!rc) {
-            /* lost a race: confirmed by a parallel request, or the step was used */
+            /* lost a race: confirmed by a parallel request, reset by an admin (then the token
+             * is revoked), or the step was used */
             if ((rc = pending_account(req, dbd, &claims, username, &row)) != OK || !row) {
                 return rc;
             }

@@ -52,13 +52,16 @@ const secauth_stmt_t secauth_admin_statements[] = {
     {"secauth_admin_unlock",
      "UPDATE users SET failed_count = 0, locked_until = 0 WHERE id = %d", NULL},
     {"secauth_admin_pw_user",
-     "SELECT username, password, twofa_secret, twofa_confirmed, locked_until "
-     "FROM users WHERE id = %d", NULL},
+     "SELECT username, password, twofa_secret, twofa_confirmed, locked_until, token_generation, "
+     "disabled, tokens_not_before, tokens_keep_jti FROM users WHERE id = %d", NULL},
     /* Changes the password and revokes every token but the caller's, only while the password
      * is still the one just verified: of two concurrent changes, one wins. */
     {"secauth_admin_pw_set",
      "UPDATE users SET password = %s, token_generation = token_generation + 1, "
-     "tokens_keep_jti = %s, updated_at = %s WHERE id = %d AND password = %s", NULL},
+     "tokens_keep_jti = %s, updated_at = %s WHERE id = %d AND password = %s "
+     /* ...and while no disable or 2FA reset has revoked the caller's token meanwhile: keeping
+      * its jti then would bring the revoked session back */
+     "AND token_generation = %lld AND disabled = 0", NULL},
     {"secauth_admin_promote",
      "UPDATE users SET role = 'admin', updated_at = %s WHERE username = %s AND role <> 'admin'",
      NULL},
@@ -489,6 +492,37 @@ static int change_failed(secauth_req_t *req, ap_dbd_t *dbd, const secauth_caller
     return invalid_credentials(req->r);
 }
 
+/* The caller's token against its account as read now (columns of secauth_admin_pw_user): a
+ * disable or 2FA reset committed since the access check has revoked it, and the change must
+ * not keep it alive. */
+static int caller_revoked(const secauth_caller_t *caller, const char *const *row)
+{
+    secauth_claims_t claims;
+
+    memset(&claims, 0, sizeof(claims));
+    claims.jti = caller->jti;
+    claims.iat = caller->iat;
+    claims.gen = caller->gen;
+    return atoi(row[6]) != 0 || secauth_token_revoked(&claims, row[5], row[7], row[8]);
+}
+
+/* The change lost a race between its checks and its write: 401 "token revoked" when a disable
+ * or 2FA reset came between, else counted like a failure (another password change won). */
+static int change_lost(secauth_req_t *req, ap_dbd_t *dbd, const secauth_caller_t *caller)
+{
+    secauth_rows_t rows;
+    const void *args[1];
+
+    args[0] = &caller->user_id;
+    if (secauth_db_select(req->r, dbd, "secauth_admin_pw_user", args, &rows) != SECAUTH_DB_OK) {
+        return secauth_unavailable(req->r);
+    }
+    if (rows.nrows != 1 || caller_revoked(caller, rows.rows[0])) {
+        return secauth_refuse_token(req->r, "token revoked");
+    }
+    return change_failed(req, dbd, caller, "password changed meanwhile");
+}
+
 int secauth_password_change(secauth_req_t *req)
 {
     static const char *const fields[] = {"current_password", "new_password", "code", NULL};
@@ -503,6 +537,7 @@ int secauth_password_change(secauth_req_t *req)
     ap_dbd_t *dbd;
     json_t *body;
     int rc, legacy = 0, replayed = 0, affected = 0;
+    apr_int64_t generation;
 
     if ((rc = secauth_require_caller(r, &caller)) != OK) {
         return rc;
@@ -538,6 +573,9 @@ int secauth_password_change(secauth_req_t *req)
         return invalid_credentials(r);
     }
     row = rows.rows[0];
+    if (caller_revoked(caller, row)) {
+        return secauth_refuse_token(r, "token revoked");
+    }
     /* locked: 429 with Retry-After, even with the right credentials */
     if ((rc = secauth_account_claim_attempt(req, dbd, caller->user_id, row[0],
                                             row[4] ? apr_atoi64(row[4]) : 0)) != 1) {
@@ -580,17 +618,19 @@ int secauth_password_change(secauth_req_t *req)
     }
 
     /* Every token issued so far dies (a new generation), but the caller's own session. */
+    generation = row[5] ? apr_atoi64(row[5]) : 0;
     args[0] = hash;
     args[1] = caller->jti;
     args[2] = db_time(r->pool);
     args[3] = &caller->user_id;
     args[4] = row[1];
+    args[5] = &generation;
     if (secauth_db_exec(r, dbd, "secauth_admin_pw_set", args, &affected) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
     if (affected != 1) {
-        /* another request changed the password between the check and now */
-        return change_failed(req, dbd, caller, "password changed meanwhile");
+        /* another password change, or a disable or 2FA reset, came between */
+        return change_lost(req, dbd, caller);
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(704)
                   "mod_secauth: %s (id %d) from %s changed the password; every other token "

@@ -458,21 +458,23 @@ static void apply_defaults(secauth_server_conf *conf)
     conf->token.clock_skew = conf->clock_skew;
 }
 
-/* The argument of the first directive name below node, not looking inside <VirtualHost>
- * blocks: what applies to the server the block belongs to. */
+/* The argument of the last directive name below node, not looking inside <VirtualHost>
+ * blocks: what applies to the server the block belongs to (the last one wins, as in mod_dbd). */
 static const char *find_directive_arg(const ap_directive_t *node, const char *name)
 {
+    const char *last = NULL;
+
     for (; node; node = node->next) {
         const char *found;
         if (!strcasecmp(node->directive, name)) {
-            return node->args;
+            last = node->args;
         }
-        if (node->first_child && strcasecmp(node->directive, "<VirtualHost")
-            && (found = find_directive_arg(node->first_child, name))) {
-            return found;
+        else if (node->first_child && strcasecmp(node->directive, "<VirtualHost")
+                 && (found = find_directive_arg(node->first_child, name))) {
+            last = found;
         }
     }
-    return NULL;
+    return last;
 }
 
 /* The <VirtualHost> block that defined s (its file and line), or NULL. */
@@ -504,6 +506,23 @@ static const char *server_driver(const server_rec *s)
         driver = find_directive_arg(ap_conftree, "DBDriver");
     }
     return (driver && !strncasecmp(driver, "sqlite", 6)) ? "sqlite3" : "mysql";
+}
+
+int secauth_config_prepares_here(const server_rec *main_server, const server_rec *s)
+{
+    const ap_directive_t *block;
+
+    if (!s->is_virtual) {
+        return 1;
+    }
+    /* httpd gives a virtual host a configuration of its own only when one of the module's
+     * directives appears in it; otherwise it uses the main server's very object */
+    if (secauth_server_config(s) == secauth_server_config(main_server)) {
+        return 0;
+    }
+    block = vhost_block(ap_conftree, s);
+    return block && (find_directive_arg(block->first_child, "DBDriver")
+                     || find_directive_arg(block->first_child, "DBDParams"));
 }
 
 static int sets_secauth_handler(const ap_directive_t *child)

@@ -13,7 +13,7 @@
 #define SECAUTH_UNSET -1
 
 typedef struct {
-    int used;                         /* some SecAuth directive appears in this server */
+    int used;                         /* some SecAuth directive applies to this server */
 
     /* tokens */
     int alg;                          /* secauth_alg_e, or SECAUTH_UNSET */
@@ -78,5 +78,11 @@ extern const command_rec secauth_directives[];
 extern apr_array_header_t *secauth_mounts;
 
 secauth_server_conf *secauth_server_config(const server_rec *s);
+
+/* Whether the module's statements are prepared for server s itself: the main server, and a
+ * <VirtualHost> with SecAuth directives and a database (DBDriver/DBDParams) of its own. Other
+ * virtual hosts share the main server's connections and statements, or have a database the
+ * module does not use (mod_dbd would drop every connection on which a statement fails). */
+int secauth_config_prepares_here(const server_rec *main_server, const server_rec *s);
 
 #endif

@@ -273,7 +273,8 @@ int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *
     return req->errors ? secauth_send_field_errors(req) : OK;
 }
 
-static const char *relative_path(request_rec *r)
+/* The path below the longest mount that r->uri is under, or NULL when it is under none. */
+static const char *mounted_path(request_rec *r)
 {
     int i;
     for (i = 0; i < secauth_mounts->nelts; i++) {
@@ -283,19 +284,30 @@ static const char *relative_path(request_rec *r)
             return r->uri[n] ? r->uri + n : "/";
         }
     }
-    return r->uri;
+    return NULL;
+}
+
+static const char *relative_path(request_rec *r)
+{
+    const char *path = mounted_path(r);
+    return path ? path : r->uri;
 }
 
 /* The Allow value of a known path (every route's method, HEAD with GET), or NULL when path
- * is not a route or holds a malformed id. */
-static const char *route_allow(apr_pool_t *p, const secauth_route_t *routes, const char *path)
+ * is not a route or holds a malformed id (then *bad_id is 1, when given). */
+static const char *route_allow(apr_pool_t *p, const secauth_route_t *routes, const char *path,
+                               int *bad_id)
 {
     const secauth_route_t *route;
     const char *allow = NULL, *param;
-    int id;
+    int id, m;
 
     for (route = routes; route->method; route++) {
-        if (secauth_route_match(p, route->pattern, path, &id, &param) > 0) {
+        m = secauth_route_match(p, route->pattern, path, &id, &param);
+        if (m < 0 && bad_id) {
+            *bad_id = 1;
+        }
+        if (m > 0) {
             allow = allow ? apr_pstrcat(p, allow, ", ", route->method, NULL) : route->method;
             if (!strcmp(route->method, "GET")) {
                 allow = apr_pstrcat(p, allow, ", HEAD", NULL);
@@ -345,7 +357,7 @@ int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
     if (bad_id) {
         return secauth_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
     }
-    apr_table_setn(r->headers_out, "Allow", route_allow(r->pool, routes, req->path));
+    apr_table_setn(r->headers_out, "Allow", route_allow(r->pool, routes, req->path, NULL));
     if (r->method_number == M_OPTIONS) {
         return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
     }
@@ -356,7 +368,7 @@ int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
 int secauth_claim_route(request_rec *r, const secauth_route_t *routes)
 {
     if (r->handler && !strcmp(r->handler, "secauth") && r->finfo.filetype == APR_DIR
-        && route_allow(r->pool, routes, relative_path(r))) {
+        && route_allow(r->pool, routes, relative_path(r), NULL)) {
         r->finfo.filetype = APR_NOFILE;
     }
     return DECLINED;
@@ -364,13 +376,23 @@ int secauth_claim_route(request_rec *r, const secauth_route_t *routes)
 
 int secauth_refuse_trace(request_rec *r, const secauth_route_t *routes)
 {
-    const char *allow;
+    const char *allow, *path;
+    int bad_id = 0;
 
-    if (r->method_number != M_TRACE
-        || !(allow = route_allow(r->pool, routes, relative_path(r)))) {
+    if (r->method_number != M_TRACE || !secauth_server_config(r->server)->used
+        || !(path = mounted_path(r))) {
+        return DECLINED;
+    }
+    allow = route_allow(r->pool, routes, path, &bad_id);
+    if (!allow && !bad_id) {
         return DECLINED;
     }
     apr_table_setn(r->notes, API_NOTE, "1");
+    if (!allow) {
+        /* a route's path with a malformed id: what any method gets there */
+        secauth_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
+        return DONE;
+    }
     apr_table_setn(r->headers_out, "Allow", allow);
     secauth_problem(r, HTTP_METHOD_NOT_ALLOWED, "TRACE is not allowed here", NULL);
     return DONE;

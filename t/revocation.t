@@ -130,4 +130,43 @@ for my $try (1 .. 3) {
     is($res->code, 200, 'the new enrolment token works on generate-qr');
 }
 
+# --- races: a revoke committed between another request's checks and its write ---
+# A password change racing a disable must not keep its session alive; a verify-2fa racing a
+# 2FA reset must not confirm the new, unseen secret. Each pair runs at once, with small delays
+# so that the revoke lands inside the other request; the invariant holds for every ordering.
+for my $delay (0, 0.01, 0.03, 0.06) {
+    my $user = enroll();
+    db_do("UPDATE users SET last_totp_step = NULL WHERE id = $user->{id}");
+    my $a = login_recovery($user, 0);
+    my @codes = in_parallel(2, sub {
+        my ($i) = @_;
+        if ($i == 1) {
+            return api(POST => '/password', {current_password => $user->{password},
+                                             new_password => strong_password(),
+                                             code => totp_code($user->{secret})}, bearer($a))->code;
+        }
+        select(undef, undef, undef, $delay);
+        return api(PATCH => "/users/$user->{id}", {disabled => JSON::PP::true()},
+                   bearer($admin_token))->code;
+    });
+    api(PATCH => "/users/$user->{id}", {disabled => JSON::PP::false()}, bearer($admin_token));
+    is(status_of($a), 401, "password change racing a disable (+$delay s): the session is dead (@codes)");
+}
+for my $delay (0, 0.005, 0.01, 0.02) {
+    my $name = unique_name('race');
+    my (undef, $body) = register($name, strong_password());
+    my $secret = secret_of($body->{otpauth_uri});
+    my @codes = in_parallel(2, sub {
+        my ($i) = @_;
+        if ($i == 1) {
+            return api(POST => '/verify-2fa', {username => $name, code => totp_code($secret)},
+                       bearer($body->{enrollment_token}))->code;
+        }
+        select(undef, undef, undef, $delay);
+        return api(DELETE => "/users/$body->{id}/2fa", undef, bearer($admin_token))->code;
+    });
+    my ($row) = db_rows("SELECT twofa_confirmed FROM users WHERE id = $body->{id}");
+    is($row->[0], 0, "verify-2fa racing a 2FA reset (+$delay s): the account is pending afterwards (@codes)");
+}
+
 done_testing();

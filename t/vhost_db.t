@@ -1,12 +1,14 @@
 # vhost_db.t — a <VirtualHost> with a database of its own (DBDriver/DBDParams of its own: a
 # second SQLite file, beside the main server's MariaDB or SQLite) prepares the module's
 # statements on its own connections, in its own driver's SQL, and works end to end; and its
-# SecAuthRegisterLimit 3 60 bounds registrations per client address (429, nothing stored).
+# SecAuthRegisterLimit 3 60 bounds registrations per client address (429, nothing stored). A
+# virtual host whose database belongs to another mod_dbd user (mod_authn_dbd) is left alone.
 use strict;
 use warnings;
 use Test::More;
 use Apache::Test ();
 use Apache::TestRequest ();
+use HTTP::Request;
 use SecAuthTest;
 
 my $other = $ENV{SECAUTH_OTHER_SQLITE_FILE};
@@ -60,6 +62,25 @@ is($res->code, 400, 'a bad body is still 400 (validated before the limit)');
 my @keys = map { $_->[0] } other_rows("SELECT name_hash FROM login_throttle WHERE name_hash LIKE 'r%'");
 is(scalar(@keys), 1, 'one throttle row for the address');
 like($keys[0] // '', qr/^r[0-9a-f]{5}$/, 'keyed by 20 bits of HMAC, no address stored');
+
+# --- a virtual host whose database is mod_authn_dbd's, not the module's ---
+Apache::TestRequest::module('secauth_foreigndb');
+{
+    my $dir = Apache::Test::vars('documentroot') . '/members';
+    mkdir $dir;
+    open(my $fh, '>', "$dir/index.txt") or die "$dir/index.txt: $!";
+    print $fh "members only\n";
+    close $fh;
+    my $url = Apache::TestRequest::resolve_url('/members/index.txt');
+    my $ua = Apache::TestRequest::user_agent(reset => 1, keep_alive => 0);
+    my $req = HTTP::Request->new(GET => $url);
+    $req->authorization_basic('bob', 'bob password');
+    my $r = $ua->request($req);
+    is($r->code, 200, 'mod_authn_dbd on a database of its own still works beside the module');
+    is($r->content, "members only\n", '... and serves the file');
+    $req->authorization_basic('bob', 'wrong password');
+    is($ua->request($req)->code, 401, '... and refuses a wrong password');
+}
 
 Apache::TestRequest::module('default');
 my $log = error_log_since($offset);

@@ -100,11 +100,12 @@ CREATE TABLE IF NOT EXISTS login_throttle (
 
 -- ---- what needs a look ----
 
-SELECT id, username,
-       CASE WHEN username REGEXP '^[ -~]+$'
-            THEN 'another account has the same name in lower case: rename one'
-            ELSE 'not plain ASCII: the name must be typed exactly as stored' END AS needs_attention
-    FROM users WHERE username <> LOWER(username)
+SELECT id, username, 'another account has the same name in lower case: rename one'
+    FROM users WHERE username <> LOWER(username) AND username REGEXP '^[A-Za-z0-9._@+-]{3,50}$'
+UNION ALL
+-- every route applies the username rule (API.md §2): such a name can no longer log in
+SELECT id, username, 'outside the username rule (3-50 of A-Z a-z 0-9 . _ @ + -): rename it, e.g. UPDATE users SET username = ... WHERE id = ...'
+    FROM users WHERE NOT (username REGEXP '^[A-Za-z0-9._@+-]{3,50}$')
 UNION ALL
 SELECT id, username, 'no TOTP secret: reset its enrolment (DELETE /users/{id}/2fa)'
     FROM users WHERE twofa_secret IS NULL;
