@@ -12,12 +12,15 @@
 #include "modules/access.h"
 #include "modules/accounts.h"
 #include "modules/admin.h"
+#include "modules/cache.h"
 #include "modules/config.h"
 #include "modules/db.h"
+#include "modules/feed.h"
 #include "modules/http.h"
 #include "modules/ops.h"
 #include "modules/password.h"
 #include "modules/products.h"
+#include "modules/state.h"
 #include "modules/totp.h"
 #include "modules/log.h"
 
@@ -55,7 +58,8 @@ static const secauth_route_t routes[] = {
 /* Statement tables of every part, prepared on each pooled connection. */
 static const secauth_stmt_t *const statement_tables[] = {
     secauth_db_statements,
-    secauth_access_statements,
+    secauth_state_statements,
+    secauth_feed_statements,
     secauth_account_statements,
     secauth_product_statements,
     secauth_admin_statements,
@@ -86,7 +90,8 @@ static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     for (table = statement_tables; *table; table++) {
         secauth_db_prepare(s, secauth_server_config(s)->db_driver, *table);
     }
-    return OK;
+    /* the per-node state cache's poller (API.md §12) */
+    return secauth_feed_post_config(pconf, s);
 }
 
 /* The largest argon2id costs of any virtual host: the hash memory a child keeps, and the
@@ -154,6 +159,7 @@ static void secauth_register_hooks(apr_pool_t *p)
     ap_hook_insert_error_filter(secauth_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     secauth_register_error_filter();
     secauth_access_register_hooks(p);
+    secauth_cache_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA secauth_module = {

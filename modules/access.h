@@ -7,8 +7,6 @@
 #include "db.h"
 #include "token.h"
 
-extern const secauth_stmt_t secauth_access_statements[];
-
 void secauth_access_register_hooks(apr_pool_t *p);
 
 /* What the access check learnt about the caller, for the handlers behind it. */

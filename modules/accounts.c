@@ -6,6 +6,7 @@
 #include "accounts.h"
 #include "account_input.h"
 #include "access.h"
+#include "cache.h"
 #include "crypto.h"
 #include "password.h"
 #include "qr.h"
@@ -1027,6 +1028,7 @@ int secauth_logout(secauth_req_t *req)
     if (rc == SECAUTH_DB_ERROR) {
         return secauth_unavailable(r);
     }
+    secauth_cache_changed(SECAUTH_CACHE_TOKEN, caller->jti);
     args[0] = &now;
     (void)secauth_db_exec(r, dbd, "secauth_acct_revoked_purge", args, NULL);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(608)

@@ -1,6 +1,7 @@
 /* config.c — directive handlers, create/merge of the server configuration, and the startup
  * checks that turn every bad value into a clear message naming the directive. */
 #include "config.h"
+#include "cache.h"
 
 #include "http_log.h"
 #include "util_filter.h"
@@ -301,6 +302,7 @@ const command_rec secauth_directives[] = {
                   "largest accepted request body in bytes (default 65536)"),
     AP_INIT_TAKE1("SecAuthBootstrapAdmin", set_string, NULL, RSRC_CONF,
                   "an existing account promoted to admin at startup"),
+    SECAUTH_CACHE_DIRECTIVES,
     {NULL}
 };
 

@@ -48,6 +48,7 @@ LoadModule authn_core_module "$mods/mod_authn_core.so"
 LoadModule authz_core_module "$mods/mod_authz_core.so"
 LoadModule authz_user_module "$mods/mod_authz_user.so"
 LoadModule dbd_module "$mods/mod_dbd.so"
+LoadModule socache_shmcb_module "$mods/mod_socache_shmcb.so"
 LoadModule secauth_module "$ENV{SECAUTH_MODULE_SO}"
 DBDriver $opt{driver}
 DBDParams "$opt{params}"
