@@ -18,11 +18,12 @@ sub free_port {
 }
 
 # SecAuthServer->start(driver => 'mysql'|'sqlite3', params => DBDParams, extra => config text,
-# mpm => 'prefork' (default)|'worker'|'event') → the running server, or dies with the error log.
+# mpm => 'prefork' (default)|'worker'|'event', port => PORT (default: a free one)) → the
+# running server, or dies with the error log.
 sub start {
     my ($class, %opt) = @_;
     my $dir = tempdir(CLEANUP => 1);
-    my $port = free_port();
+    my $port = $opt{port} // free_port();
     my $mods = $ENV{SECAUTH_MODDIR};
     my $keys = $ENV{SECAUTH_KEYDIR};
     my $src = $ENV{SECAUTH_SRCDIR};
