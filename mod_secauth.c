@@ -160,6 +160,7 @@ static void secauth_register_hooks(apr_pool_t *p)
     secauth_register_error_filter();
     secauth_access_register_hooks(p);
     secauth_cache_register_hooks(p);
+    secauth_feed_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA secauth_module = {

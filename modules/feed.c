@@ -18,6 +18,7 @@
 #include "mod_dbd.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
+#include "apr_thread_mutex.h"
 
 APLOG_USE_MODULE(secauth);
 
@@ -55,6 +56,14 @@ static struct {
     int ngaps;
     apr_time_t last_prune;
     int failing;               /* the last poll failed: log once per outage */
+    /* The poller keeps its connection between polls (no check, i.e. no ping, each time) and
+     * gives it back before the child's pools go: mod_watchdog stops its thread only after
+     * mod_dbd's pool is destroyed, so the child's pre-cleanup takes the connection away under
+     * the mutex and no poll starts after it. */
+    apr_thread_mutex_t *mutex;
+    apr_pool_t *conn_pool;     /* the held connection's (DBDPersist Off makes it in there) */
+    ap_dbd_t *dbd;
+    int stopping;
 } poller;
 
 /* Runs a prepared statement; for a select, calls each(row) for every row. 0 or the error. */
@@ -219,28 +228,71 @@ static void prune(apr_pool_t *p, ap_dbd_t *dbd, apr_time_t now)
     }
 }
 
+/* With the mutex held: gives the held connection back (to be checked on its next use). */
+static void release_connection(void)
+{
+    if (poller.dbd) {
+        dbd_close(poller.s, poller.dbd);
+        poller.dbd = NULL;
+        apr_pool_clear(poller.conn_pool);
+    }
+}
+
+static apr_status_t stop_poller(void *data)
+{
+    (void)data;
+    apr_thread_mutex_lock(poller.mutex);
+    poller.stopping = 1;
+    release_connection();
+    apr_thread_mutex_unlock(poller.mutex);
+    return APR_SUCCESS;
+}
+
+/* One poll with the held connection (opened when there is none); 0 or the error, whose text
+ * is in *why. The connection is given back after an error. */
+static int poll_once(apr_pool_t *pool, apr_time_t start, const char **why)
+{
+    int rv = -1;
+
+    apr_thread_mutex_lock(poller.mutex);
+    if (poller.stopping) {
+        apr_thread_mutex_unlock(poller.mutex);
+        *why = "the child is stopping";
+        return -1;
+    }
+    if (!poller.dbd) {
+        poller.dbd = dbd_open(poller.conn_pool, poller.s);
+    }
+    *why = "no connection";
+    if (poller.dbd) {
+        rv = poll_feed(pool, poller.dbd, start);
+        if (rv == 0) {
+            prune(pool, poller.dbd, start);
+        }
+        else {
+            *why = apr_pstrdup(pool, apr_dbd_error(poller.dbd->driver, poller.dbd->handle, rv));
+            release_connection();
+        }
+    }
+    apr_thread_mutex_unlock(poller.mutex);
+    return rv;
+}
+
 static apr_status_t on_tick(int state, void *data, apr_pool_t *pool)
 {
     apr_time_t start = apr_time_now();
     apr_int64_t age = secauth_cache_feed_age_ms();
-    ap_dbd_t *dbd;
-    int rv = -1;
+    const char *why = NULL;
     (void)data;
 
-    if (state != AP_WATCHDOG_STATE_RUNNING) {
+    if (state != AP_WATCHDOG_STATE_RUNNING || !poller.mutex) {
         return APR_SUCCESS;
     }
-    if ((dbd = dbd_open(pool, poller.s))) {
-        rv = poll_feed(pool, dbd, start);
-        if (rv == 0) prune(pool, dbd, start);
-        dbd_close(poller.s, dbd);
-    }
-    if (rv != 0) {
+    if (poll_once(pool, start, &why) != 0) {
         if (!poller.failing) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, poller.s, SECAUTH_LOGNO(811)
                          "mod_secauth: cannot read the change feed (%s); requests ask the "
-                         "database until it can be read again",
-                         dbd ? apr_dbd_error(dbd->driver, dbd->handle, rv) : "no connection");
+                         "database until it can be read again", why ? why : "unknown error");
         }
         poller.failing = 1;
         return APR_SUCCESS;   /* anything else would stop mod_watchdog calling again */
@@ -259,11 +311,30 @@ static apr_status_t on_tick(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
+static void feed_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    (void)s;
+    if (!poller.s || apr_pool_create(&poller.conn_pool, pchild) != APR_SUCCESS
+        || apr_thread_mutex_create(&poller.mutex, APR_THREAD_MUTEX_DEFAULT, pchild)
+           != APR_SUCCESS) {
+        poller.mutex = NULL;
+        return;
+    }
+    apr_pool_pre_cleanup_register(pchild, NULL, stop_poller);
+}
+
+void secauth_feed_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_child_init(feed_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
 int secauth_feed_post_config(apr_pool_t *pconf, server_rec *s)
 {
     ap_watchdog_t *watchdog;
     apr_status_t rv;
 
+    poller.s = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
         || !secauth_cache_refresh()) {
         return OK;
