@@ -12,14 +12,17 @@
 #include "modules/access.h"
 #include "modules/accounts.h"
 #include "modules/admin.h"
+#include "modules/cache.h"
 #include "modules/config.h"
 #include "modules/db.h"
+#include "modules/feed.h"
 #include "modules/http.h"
 #include "modules/metrics.h"
 #include "modules/metrics_hooks.h"
 #include "modules/ops.h"
 #include "modules/password.h"
 #include "modules/products.h"
+#include "modules/state.h"
 #include "modules/totp.h"
 #include "modules/log.h"
 
@@ -57,7 +60,8 @@ static const secauth_route_t routes[] = {
 /* Statement tables of every part, prepared on each pooled connection. */
 static const secauth_stmt_t *const statement_tables[] = {
     secauth_db_statements,
-    secauth_access_statements,
+    secauth_state_statements,
+    secauth_feed_statements,
     secauth_account_statements,
     secauth_product_statements,
     secauth_admin_statements,
@@ -105,11 +109,13 @@ static int secauth_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         if (!secauth_config_prepares_here(s, vs)) {
             continue;
         }
+        secauth_server_config(vs)->own_database = vs != s;
         for (table = statement_tables; *table; table++) {
             secauth_db_prepare(vs, secauth_server_config(vs)->db_driver, *table);
         }
     }
-    return OK;
+    /* the per-node state cache's poller (API.md §12) */
+    return secauth_feed_post_config(pconf, s);
 }
 
 /* The largest argon2id costs of any virtual host: the hash memory a child keeps, and the
@@ -185,6 +191,8 @@ static void secauth_register_hooks(apr_pool_t *p)
     secauth_register_error_filter();
     secauth_access_register_hooks(p);
     secauth_metrics_register_hooks();
+    secauth_cache_register_hooks(p);
+    secauth_feed_register_hooks(p);
 }
 
 module AP_MODULE_DECLARE_DATA secauth_module = {

@@ -1,11 +1,12 @@
 /* access.c — "AuthType Bearer": reads the bearer token (header only), verifies it (token.c),
- * checks in one query that the user still exists, is not disabled and the token is not
- * revoked, then sets r->user and SECAUTH_* variables; "Require secauth-role ..." authorizes on
- * the user's current role. Errors follow RFC 6750 §3 with problem+json bodies. */
+ * checks that the user still exists, is not disabled and the token is not revoked (state.c:
+ * from the node's cache or in one query), then sets r->user and SECAUTH_* variables;
+ * "Require secauth-role ..." authorizes on the user's current role. Errors follow RFC 6750 §3 with problem+json bodies. */
 #include "access.h"
 #include "config.h"
 #include "http.h"
 #include "metrics_hooks.h"
+#include "state.h"
 #include "token.h"
 
 #include "http_core.h"
@@ -22,25 +23,21 @@ APLOG_USE_MODULE(secauth);
 #define CALLER_NOTE "secauth-caller"
 #define SCOPE_NOTE "secauth-scope"
 
-const secauth_stmt_t secauth_access_statements[] = {
-    {"secauth_access_user",
-     "SELECT u.username, u.role, u.disabled, u.tokens_not_before, "
-     "(SELECT COUNT(*) FROM revoked_tokens t WHERE t.jti = %s), u.tokens_keep_jti, "
-     "u.token_generation FROM users u WHERE u.id = %d", NULL},
-    {NULL, NULL, NULL}
-};
-
 const secauth_caller_t *secauth_caller(request_rec *r)
 {
     return (const secauth_caller_t *)apr_table_get(r->notes, CALLER_NOTE);
 }
 
-int secauth_token_revoked(const secauth_claims_t *claims, const char *generation,
-                          const char *not_before, const char *keep_jti)
+int secauth_token_revoked(const secauth_claims_t *claims, apr_int64_t generation,
+                          apr_int64_t not_before, const char *keep_jti)
 {
-    int older = claims->gen < (generation ? apr_atoi64(generation) : 0)
-                || claims->iat < (not_before ? apr_atoi64(not_before) : 0);
-    return older && !(keep_jti && !strcmp(keep_jti, claims->jti));
+    int older = claims->gen < generation || claims->iat < not_before;
+    return older && !(keep_jti && *keep_jti && !strcmp(keep_jti, claims->jti));
+}
+
+apr_int64_t secauth_column_int(const char *value)
+{
+    return value ? apr_atoi64(value) : 0;
 }
 
 static int is_bearer(request_rec *r)
@@ -129,9 +126,7 @@ static int authenticate(request_rec *r)
     const char *header, *token = NULL, *why = NULL;
     secauth_claims_t claims;
     secauth_caller_t *caller;
-    secauth_rows_t rows;
-    ap_dbd_t *dbd;
-    const void *args[2];
+    secauth_access_state_t state;
     int rc;
 
     apr_table_setn(r->notes, "secauth-api", "1");
@@ -161,26 +156,15 @@ static int authenticate(request_rec *r)
     if (!caller->user_id) {
         return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "invalid subject");
     }
-    if (!(dbd = secauth_db_acquire(r))) {
+    /* from the node's state cache, or one database query (state.c) */
+    if (secauth_access_state(r, caller->user_id, claims.jti, claims.exp, &state) != OK) {
         return unavailable(r);
     }
-    args[0] = claims.jti;
-    args[1] = &caller->user_id;
-    if (secauth_db_select(r, dbd, "secauth_access_user", args, &rows) != SECAUTH_DB_OK) {
-        return unavailable(r);
+    if ((why = secauth_access_refusal(&state, &claims))) {
+        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", why);
     }
-    if (rows.nrows != 1) {
-        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "unknown user");
-    }
-    if (atoi(rows.rows[0][2]) != 0) {
-        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "account disabled");
-    }
-    if (atoi(rows.rows[0][4]) != 0
-        || secauth_token_revoked(&claims, rows.rows[0][6], rows.rows[0][3], rows.rows[0][5])) {
-        return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", "token revoked");
-    }
-    caller->username = rows.rows[0][0];
-    caller->role = rows.rows[0][1];
+    caller->username = state.username;
+    caller->role = state.role;
     publish(r, caller);
     return OK;
 }

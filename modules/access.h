@@ -7,8 +7,6 @@
 #include "db.h"
 #include "token.h"
 
-extern const secauth_stmt_t secauth_access_statements[];
-
 void secauth_access_register_hooks(apr_pool_t *p);
 
 /* What the access check learnt about the caller, for the handlers behind it. */
@@ -34,9 +32,12 @@ int secauth_require_caller(request_rec *r, const secauth_caller_t **caller);
 /* The rule of "revoke every token of a user" (API.md §4), for access and enrolment tokens
  * alike: a token issued under an older generation than the user's (or, for an operator's
  * coarse cut, before the unix second not_before) is revoked, unless it is the one session a
- * password change kept. The columns as the database returns them (NULL counts as 0). */
-int secauth_token_revoked(const secauth_claims_t *claims, const char *generation,
-                          const char *not_before, const char *keep_jti);
+ * password change kept. */
+int secauth_token_revoked(const secauth_claims_t *claims, apr_int64_t generation,
+                          apr_int64_t not_before, const char *keep_jti);
+
+/* An integer column as the database returns it; NULL counts as 0. */
+apr_int64_t secauth_column_int(const char *value);
 
 /* For the enrolment routes (GET /generate-qr, POST /verify-2fa): the enrolment token of
  * "Authorization: Bearer", verified as kind SECAUTH_TOKEN_ENROLL (an access token is refused).

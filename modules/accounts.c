@@ -6,6 +6,7 @@
 #include "accounts.h"
 #include "account_input.h"
 #include "access.h"
+#include "cache.h"
 #include "crypto.h"
 #include "metrics.h"
 #include "password.h"
@@ -745,7 +746,8 @@ static int pending_account(secauth_req_t *req, ap_dbd_t *dbd, const secauth_clai
                                NULL);
     }
     /* an admin's 2FA reset ends the enrolment tokens issued before it, as it does sessions */
-    if (secauth_token_revoked(claims, row[U_GENERATION], row[U_NOT_BEFORE], row[U_KEEP_JTI])) {
+    if (secauth_token_revoked(claims, secauth_column_int(row[U_GENERATION]),
+                              secauth_column_int(row[U_NOT_BEFORE]), row[U_KEEP_JTI])) {
         return secauth_refuse_token(r, "token revoked");
     }
     if (atoi(row[U_CONFIRMED])) {
@@ -1132,6 +1134,7 @@ int secauth_logout(secauth_req_t *req)
     if (rc == SECAUTH_DB_ERROR) {
         return secauth_unavailable(r);
     }
+    secauth_cache_changed(SECAUTH_CACHE_TOKEN, caller->jti);
     args[0] = &now;
     (void)secauth_db_exec(r, dbd, "secauth_acct_revoked_purge", args, NULL);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(608)

@@ -3,6 +3,7 @@
  * user (checked and counted like a login, through accounts.h); and SecAuthBootstrapAdmin. */
 #include "admin.h"
 #include "access.h"
+#include "cache.h"
 #include "accounts.h"
 #include "crypto.h"
 #include "password.h"
@@ -348,6 +349,7 @@ int secauth_users_patch(secauth_req_t *req)
     if (rc != OK) {
         return secauth_unavailable(r);
     }
+    secauth_cache_changed_id(SECAUTH_CACHE_USER, req->id);
     if (strcmp(patch.role, patch.old_role) || patch.disabled != patch.old_disabled) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(701)
                       "mod_secauth: admin %s (id %d) from %s changed user %s (id %d): "
@@ -405,6 +407,7 @@ int secauth_users_reset_2fa(secauth_req_t *req)
     if (secauth_db_end(r, dbd, txn, ok) != SECAUTH_DB_OK || !ok) {
         return secauth_unavailable(r);
     }
+    secauth_cache_changed_id(SECAUTH_CACHE_USER, req->id);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(702)
                   "mod_secauth: admin %s (id %d) from %s reset the two-factor enrolment of "
                   "%s (id %d): new pending secret, recovery codes and tokens revoked",
@@ -503,7 +506,8 @@ static int caller_revoked(const secauth_caller_t *caller, const char *const *row
     claims.jti = caller->jti;
     claims.iat = caller->iat;
     claims.gen = caller->gen;
-    return atoi(row[6]) != 0 || secauth_token_revoked(&claims, row[5], row[7], row[8]);
+    return atoi(row[6]) != 0 || secauth_token_revoked(&claims, secauth_column_int(row[5]),
+                                                       secauth_column_int(row[7]), row[8]);
 }
 
 /* The change lost a race between its checks and its write: 401 "token revoked" when a disable
@@ -632,6 +636,7 @@ int secauth_password_change(secauth_req_t *req)
         /* another password change, or a disable or 2FA reset, came between */
         return change_lost(req, dbd, caller);
     }
+    secauth_cache_changed_id(SECAUTH_CACHE_USER, caller->user_id);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(704)
                   "mod_secauth: %s (id %d) from %s changed the password; every other token "
                   "revoked", caller->username, caller->user_id, client_ip(r));

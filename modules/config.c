@@ -1,6 +1,7 @@
 /* config.c — directive handlers, create/merge of the server configuration, and the startup
  * checks that turn every bad value into a clear message naming the directive. */
 #include "config.h"
+#include "cache.h"
 
 #include "http_log.h"
 #include "util_filter.h"
@@ -330,6 +331,7 @@ const command_rec secauth_directives[] = {
                   "largest accepted request body in bytes (default 65536)"),
     AP_INIT_TAKE1("SecAuthBootstrapAdmin", set_string, NULL, RSRC_CONF,
                   "an existing account promoted to admin at startup"),
+    SECAUTH_CACHE_DIRECTIVES,
     {NULL}
 };
 
@@ -583,6 +585,9 @@ int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec 
         secauth_server_conf *conf = secauth_server_config(vs);
         const char *err = NULL;
 
+        if (vs != s && conf == secauth_server_config(s)) {
+            continue; /* no SecAuth directive of its own: httpd lends it the main server's */
+        }
         apply_defaults(conf);
         conf->db_driver = server_driver(vs);
         if (!conf->used) {

@@ -14,6 +14,9 @@
 
 typedef struct {
     int used;                         /* some SecAuth directive applies to this server */
+    int own_database;                 /* a virtual host with a database of its own (set at
+                                       * post_config): the per-node cache, which follows the
+                                       * main server's database, is not used for it */
 
     /* tokens */
     int alg;                          /* secauth_alg_e, or SECAUTH_UNSET */

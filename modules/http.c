@@ -68,6 +68,13 @@ static char *dump_json(apr_pool_t *p, json_t *value, apr_size_t *len)
     return copy;
 }
 
+char *secauth_json_text(apr_pool_t *p, json_t *value, apr_size_t *len)
+{
+    char *text = value ? dump_json(p, value, len) : NULL;
+    json_decref(value);
+    return text;
+}
+
 int secauth_send_json(request_rec *r, int status, json_t *value)
 {
     apr_size_t len = 0;

@@ -67,6 +67,10 @@ int secauth_send_field_errors(secauth_req_t *req);
 /* Sends value (stolen: decref'd here) as application/json with status; returns OK. */
 int secauth_send_json(request_rec *r, int status, json_t *value);
 
+/* value (stolen: decref'd here) as the compact JSON text every response uses, in p; NULL when
+ * it cannot be encoded. */
+char *secauth_json_text(apr_pool_t *p, json_t *value, apr_size_t *len);
+
 /* Sends bytes with a content type, Cache-Control: no-store; returns OK. */
 int secauth_send_bytes(request_rec *r, int status, const char *content_type,
                        const void *data, apr_size_t len);

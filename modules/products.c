@@ -1,16 +1,22 @@
 /* products.c — the products CRUD of API.md §5: strict validation of every field, prices kept
  * as integer cents and stored as exact decimal text, ETags from the row's version, If-Match
  * enforced by the UPDATE/DELETE itself (WHERE version = ...) so that concurrent writers cannot
- * lose an update, and keyset pagination with a Link header. */
+ * lose an update, and keyset pagination with a Link header. Reads are answered from the node's
+ * state cache when it holds the rendered response (If-None-Match: 304), and every write
+ * invalidates it before its response (API.md §12). */
 #include "products.h"
 #include "product_input.h"
 #include "access.h"
+#include "cache.h"
+#include "crypto.h"
 
 #include "http_log.h"
+#include "http_request.h"
 #include "http_protocol.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 
+#include <openssl/sha.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +32,7 @@ APLOG_USE_MODULE(secauth);
 const secauth_stmt_t secauth_product_statements[] = {
     {"secauth_prod_insert",
      "INSERT INTO products (name, description, price, quantity, version, created_at, updated_at)"
-     " VALUES (%s, %s, %s, %d, 1, %s, %s)", NULL},
+     " VALUES (%s, %s, %s, %d, 1, %s, %s) RETURNING id", NULL},
     {"secauth_prod_get", "SELECT " COLUMNS " FROM products WHERE id = %d", NULL},
     {"secauth_prod_list",
      "SELECT " COLUMNS " FROM products WHERE id > %d ORDER BY id LIMIT %d", NULL},
@@ -117,6 +123,47 @@ static const char *etag_of(apr_pool_t *p, const product_t *prod)
     return apr_psprintf(p, "\"%d-%d\"", prod->id, prod->version);
 }
 
+/* ---- rendered reads in the state cache: "ETAG\nBODY" for a product, "NEXT\nETAG\nBODY"
+ * for a list page (NEXT: the id of the Link header, 0 for none) ---- */
+
+#define PRODUCT_ENTRY_MAX 4096     /* the longest product JSON is about 2.4 KB */
+#define ROW_ENTRY_MAX 2500
+
+/* A strong ETag for a list page: its bytes decide. */
+static const char *list_etag(apr_pool_t *p, const char *body, apr_size_t len)
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)body, len, digest);
+    return apr_psprintf(p, "\"l-%s\"", secauth_hex(p, digest, 16));
+}
+
+/* Sends a rendered read with its ETag, or 304 when If-None-Match names it (httpd's own
+ * evaluation of the conditional headers against the ETag set here). */
+static int send_rendered(request_rec *r, const char *etag, const char *body, apr_size_t len)
+{
+    apr_table_setn(r->headers_out, "ETag", etag);
+    if (apr_table_get(r->headers_in, "If-None-Match")
+        && ap_meets_conditions(r) == HTTP_NOT_MODIFIED) {
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+        r->status = HTTP_NOT_MODIFIED;
+        return OK;
+    }
+    return secauth_send_bytes(r, HTTP_OK, "application/json; charset=utf-8", body, len);
+}
+
+/* The entry's fields, split in place; 0 when it is not of that shape. */
+static int split_entry(char *entry, int nfields, char **fields)
+{
+    int i;
+    for (i = 0; i < nfields - 1; i++) {
+        fields[i] = entry;
+        if (!(entry = strchr(entry, '\n'))) return 0;
+        *entry++ = '\0';
+    }
+    fields[nfields - 1] = entry;
+    return 1;
+}
+
 static int send_product(secauth_req_t *req, int status, const product_t *prod)
 {
     json_t *body = product_json(req->r->pool, prod);
@@ -127,6 +174,23 @@ static int send_product(secauth_req_t *req, int status, const product_t *prod)
     }
     apr_table_setn(req->r->headers_out, "ETag", etag_of(req->r->pool, prod));
     return secauth_send_json(req->r, status, body);
+}
+
+/* GET /products/{id} from the database: sent, and cached under key (NULL: not cached). */
+static int send_product_read(secauth_req_t *req, const char *key, const product_t *prod)
+{
+    request_rec *r = req->r;
+    apr_size_t len = 0;
+    char *body = secauth_json_text(r->pool, product_json(r->pool, prod), &len);
+    const char *etag = etag_of(r->pool, prod), *entry;
+
+    if (!body) {
+        return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                               "the product could not be encoded", NULL);
+    }
+    entry = apr_pstrcat(r->pool, etag, "\n", body, NULL);
+    secauth_cache_put(r, key, r->request_time + apr_time_from_sec(3600), entry, strlen(entry));
+    return send_rendered(r, etag, body, len);
 }
 
 /* The part of the URI above the API's routes ("" when mounted at /, "/api" at /api), so that
@@ -245,6 +309,7 @@ int secauth_products_create(secauth_req_t *req)
     ap_dbd_t *dbd;
     const void *args[6];
     const char *price, *now;
+    secauth_rows_t rows;
     int rc, id = 0;
 
     if ((rc = authorize(req, 1)) != OK || (rc = read_input(req, 1, &in)) != OK) {
@@ -261,10 +326,12 @@ int secauth_products_create(secauth_req_t *req)
     args[3] = &in.quantity;
     args[4] = now;
     args[5] = now;
-    if (secauth_db_exec(r, dbd, "secauth_prod_insert", args, NULL) != SECAUTH_DB_OK
-        || secauth_db_last_id(r, dbd, &id) != SECAUTH_DB_OK) {
+    /* one statement: the insert answers with the new id (RETURNING) */
+    if (secauth_db_select(r, dbd, "secauth_prod_insert", args, &rows) != SECAUTH_DB_OK
+        || rows.nrows != 1 || !rows.rows[0][0] || (id = atoi(rows.rows[0][0])) <= 0) {
         return secauth_unavailable(r);
     }
+    secauth_cache_changed_id(SECAUTH_CACHE_PRODUCT, id);
     prod.id = id;
     prod.name = in.name;
     prod.description = in.description;
@@ -281,10 +348,19 @@ int secauth_products_get(secauth_req_t *req)
 {
     product_t prod;
     ap_dbd_t *dbd;
+    const char *key;
+    char *entry, *fields[2];
+    apr_size_t len;
     int rc;
 
     if ((rc = authorize(req, 0)) != OK) {
         return rc;
+    }
+    key = secauth_cache_key(req->r->pool, SECAUTH_CACHE_PRODUCT, apr_itoa(req->r->pool, req->id),
+                            SECAUTH_CACHE_PRODUCT, NULL, SECAUTH_CACHE_PRODUCT, NULL);
+    if ((entry = secauth_cache_get(req->r, key, PRODUCT_ENTRY_MAX, &len))
+        && split_entry(entry, 2, fields)) {
+        return send_rendered(req->r, fields[0], fields[1], strlen(fields[1]));
     }
     if (!(dbd = secauth_db_acquire(req->r))) {
         return secauth_unavailable(req->r);
@@ -292,7 +368,18 @@ int secauth_products_get(secauth_req_t *req)
     rc = load(req, dbd, req->id, &prod);
     if (rc < 0) return secauth_unavailable(req->r);
     if (rc == 0) return not_found(req->r);
-    return send_product(req, HTTP_OK, &prod);
+    return send_product_read(req, key, &prod);
+}
+
+/* A list page, with the Link to the next one when next is not 0. */
+static int send_list(secauth_req_t *req, int next, int limit, const char *etag, const char *body)
+{
+    if (next) {
+        apr_table_setn(req->r->headers_out, "Link",
+                       apr_psprintf(req->r->pool, "<%s/products?after=%d&limit=%d>; rel=\"next\"",
+                                    mount_prefix(req), next, limit));
+    }
+    return send_rendered(req->r, etag, body, strlen(body));
 }
 
 int secauth_products_list(secauth_req_t *req)
@@ -303,13 +390,22 @@ int secauth_products_list(secauth_req_t *req)
     const void *args[2];
     json_t *list;
     product_t prod;
-    int rc, limit, after, fetch, i, shown;
+    const char *key, *etag;
+    char *entry, *fields[3], *body;
+    apr_size_t len;
+    int rc, limit, after, fetch, i, shown, next = 0;
 
     if ((rc = authorize(req, 0)) != OK) {
         return rc;
     }
     if (!secauth_parse_paging(req, "must be a product id", &limit, &after)) {
         return secauth_send_field_errors(req);
+    }
+    key = secauth_cache_key(r->pool, SECAUTH_CACHE_LIST, apr_psprintf(r->pool, "%d.%d", after,
+                            limit), SECAUTH_CACHE_LIST, NULL, SECAUTH_CACHE_LIST, NULL);
+    if ((entry = secauth_cache_get(r, key, (apr_size_t)limit * ROW_ENTRY_MAX + 64, &len))
+        && split_entry(entry, 3, fields)) {
+        return send_list(req, atoi(fields[0]), limit, fields[1], fields[2]);
     }
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);
@@ -333,11 +429,16 @@ int secauth_products_list(secauth_req_t *req)
         }
     }
     if (rows.nrows > limit) {
-        apr_table_setn(r->headers_out, "Link",
-                       apr_psprintf(r->pool, "<%s/products?after=%d&limit=%d>; rel=\"next\"",
-                                    mount_prefix(req), prod.id, limit));
+        next = prod.id;
     }
-    return secauth_send_json(r, HTTP_OK, list);
+    if (!(body = secauth_json_text(r->pool, list, &len))) {
+        return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR,
+                               "the products could not be encoded", NULL);
+    }
+    etag = list_etag(r->pool, body, len);
+    entry = apr_psprintf(r->pool, "%d\n%s\n%s", next, etag, body);
+    secauth_cache_put(r, key, r->request_time + apr_time_from_sec(3600), entry, strlen(entry));
+    return send_list(req, next, limit, etag, body);
 }
 
 static void apply(const secauth_product_input_t *in, product_t *prod)
@@ -387,6 +488,7 @@ int secauth_products_update(secauth_req_t *req)
             return secauth_unavailable(r);
         }
         if (affected == 1) {
+            secauth_cache_changed_id(SECAUTH_CACHE_PRODUCT, prod.id);
             prod.version = version + 1;
             prod.updated_at = now;
             return send_product(req, HTTP_OK, &prod);
@@ -422,6 +524,7 @@ int secauth_products_delete(secauth_req_t *req)
             return secauth_unavailable(r);
         }
         if (affected == 1) {
+            secauth_cache_changed_id(SECAUTH_CACHE_PRODUCT, prod.id);
             return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
         }
     }

@@ -50,6 +50,7 @@ sub start_with {
 LoadModule mpm_prefork_module $ENV{SECAUTH_MODDIR}/mod_mpm_prefork.so
 LoadModule authz_core_module $ENV{SECAUTH_MODDIR}/mod_authz_core.so
 LoadModule dbd_module $ENV{SECAUTH_MODDIR}/mod_dbd.so
+LoadModule socache_shmcb_module $ENV{SECAUTH_MODDIR}/mod_socache_shmcb.so
 LoadModule secauth_module $ENV{SECAUTH_MODULE_SO}
 DBDriver sqlite3
 DBDParams "$dir/x.db"

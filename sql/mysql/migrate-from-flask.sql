@@ -98,6 +98,47 @@ CREATE TABLE IF NOT EXISTS login_throttle (
     KEY login_throttle_last_failed (last_failed)
 ) ENGINE=InnoDB DEFAULT CHARSET=ascii;
 
+-- The change feed (API.md §12): triggers write one row whenever what the access check or a
+-- product read answers changes, in the same transaction as the change (direct SQL included);
+-- each httpd node polls it to invalidate its cache, and prunes rows older than an hour.
+-- kind: 'user' (user_id), 'token' (a revoked jti of user_id), 'product' (product_id).
+CREATE TABLE IF NOT EXISTS auth_events (
+    id         BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    kind       VARCHAR(8) NOT NULL,
+    user_id    INT NULL,
+    jti        VARCHAR(64) NULL,
+    product_id INT NULL,
+    created_at BIGINT NOT NULL,                 -- unix seconds
+    KEY auth_events_created (created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii;
+
+DROP TRIGGER IF EXISTS users_feed_update;
+CREATE TRIGGER users_feed_update AFTER UPDATE ON users FOR EACH ROW
+    INSERT INTO auth_events (kind, user_id, created_at)
+    SELECT 'user', NEW.id, UNIX_TIMESTAMP() FROM DUAL
+    WHERE NOT (OLD.username <=> NEW.username AND OLD.password <=> NEW.password
+               AND OLD.role <=> NEW.role AND OLD.disabled <=> NEW.disabled
+               AND OLD.twofa_confirmed <=> NEW.twofa_confirmed
+               AND OLD.token_generation <=> NEW.token_generation
+               AND OLD.tokens_not_before <=> NEW.tokens_not_before
+               AND OLD.tokens_keep_jti <=> NEW.tokens_keep_jti);
+DROP TRIGGER IF EXISTS users_feed_delete;
+CREATE TRIGGER users_feed_delete AFTER DELETE ON users FOR EACH ROW
+    INSERT INTO auth_events (kind, user_id, created_at) VALUES ('user', OLD.id, UNIX_TIMESTAMP());
+DROP TRIGGER IF EXISTS revoked_tokens_feed;
+CREATE TRIGGER revoked_tokens_feed AFTER INSERT ON revoked_tokens FOR EACH ROW
+    INSERT INTO auth_events (kind, user_id, jti, created_at)
+    VALUES ('token', NEW.user_id, NEW.jti, UNIX_TIMESTAMP());
+DROP TRIGGER IF EXISTS products_feed_insert;
+CREATE TRIGGER products_feed_insert AFTER INSERT ON products FOR EACH ROW
+    INSERT INTO auth_events (kind, product_id, created_at) VALUES ('product', NEW.id, UNIX_TIMESTAMP());
+DROP TRIGGER IF EXISTS products_feed_update;
+CREATE TRIGGER products_feed_update AFTER UPDATE ON products FOR EACH ROW
+    INSERT INTO auth_events (kind, product_id, created_at) VALUES ('product', NEW.id, UNIX_TIMESTAMP());
+DROP TRIGGER IF EXISTS products_feed_delete;
+CREATE TRIGGER products_feed_delete AFTER DELETE ON products FOR EACH ROW
+    INSERT INTO auth_events (kind, product_id, created_at) VALUES ('product', OLD.id, UNIX_TIMESTAMP());
+
 -- ---- what needs a look ----
 
 SELECT id, username, 'another account has the same name in lower case: rename one'

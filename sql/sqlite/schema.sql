@@ -53,3 +53,47 @@ CREATE TABLE IF NOT EXISTS login_throttle (
     last_failed  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS login_throttle_last_failed ON login_throttle (last_failed);
+
+-- The change feed (API.md §12), as in sql/mysql/schema.sql: rows written by triggers, polled
+-- by each httpd node to invalidate its cache, pruned after an hour.
+CREATE TABLE IF NOT EXISTS auth_events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT NOT NULL,
+    user_id    INTEGER NULL,
+    jti        TEXT NULL,
+    product_id INTEGER NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS auth_events_created ON auth_events (created_at);
+
+CREATE TRIGGER IF NOT EXISTS users_feed_update AFTER UPDATE ON users FOR EACH ROW
+    WHEN OLD.username IS NOT NEW.username OR OLD.password IS NOT NEW.password
+         OR OLD.role IS NOT NEW.role OR OLD.disabled IS NOT NEW.disabled
+         OR OLD.twofa_confirmed IS NOT NEW.twofa_confirmed
+         OR OLD.token_generation IS NOT NEW.token_generation
+         OR OLD.tokens_not_before IS NOT NEW.tokens_not_before
+         OR OLD.tokens_keep_jti IS NOT NEW.tokens_keep_jti
+BEGIN
+    INSERT INTO auth_events (kind, user_id, created_at) VALUES ('user', NEW.id, CAST(strftime('%s', 'now') AS INTEGER));
+END;
+CREATE TRIGGER IF NOT EXISTS users_feed_delete AFTER DELETE ON users FOR EACH ROW
+BEGIN
+    INSERT INTO auth_events (kind, user_id, created_at) VALUES ('user', OLD.id, CAST(strftime('%s', 'now') AS INTEGER));
+END;
+CREATE TRIGGER IF NOT EXISTS revoked_tokens_feed AFTER INSERT ON revoked_tokens FOR EACH ROW
+BEGIN
+    INSERT INTO auth_events (kind, user_id, jti, created_at)
+    VALUES ('token', NEW.user_id, NEW.jti, CAST(strftime('%s', 'now') AS INTEGER));
+END;
+CREATE TRIGGER IF NOT EXISTS products_feed_insert AFTER INSERT ON products FOR EACH ROW
+BEGIN
+    INSERT INTO auth_events (kind, product_id, created_at) VALUES ('product', NEW.id, CAST(strftime('%s', 'now') AS INTEGER));
+END;
+CREATE TRIGGER IF NOT EXISTS products_feed_update AFTER UPDATE ON products FOR EACH ROW
+BEGIN
+    INSERT INTO auth_events (kind, product_id, created_at) VALUES ('product', NEW.id, CAST(strftime('%s', 'now') AS INTEGER));
+END;
+CREATE TRIGGER IF NOT EXISTS products_feed_delete AFTER DELETE ON products FOR EACH ROW
+BEGIN
+    INSERT INTO auth_events (kind, product_id, created_at) VALUES ('product', OLD.id, CAST(strftime('%s', 'now') AS INTEGER));
+END;

@@ -31,12 +31,13 @@ CONF
 }
 
 # SecAuthServer->start(driver => 'mysql'|'sqlite3', params => DBDParams, extra => config text,
-# mpm => 'prefork' (default)|'worker'|'event') → the running server, or dies with the error log.
+# mpm => 'prefork' (default)|'worker'|'event', port => PORT (default: a free one)) → the
+# running server, or dies with the error log.
 # With config => sub { my ($dir, $port) = @_; ... } the sub returns the whole configuration.
 sub start {
     my ($class, %opt) = @_;
     my $dir = tempdir(CLEANUP => 1);
-    my $port = free_port();
+    my $port = $opt{port} // free_port();
     my $mods = $ENV{SECAUTH_MODDIR};
     my $keys = $ENV{SECAUTH_KEYDIR};
     my $src = $ENV{SECAUTH_SRCDIR};
@@ -62,6 +63,7 @@ LoadModule authn_core_module "$mods/mod_authn_core.so"
 LoadModule authz_core_module "$mods/mod_authz_core.so"
 LoadModule authz_user_module "$mods/mod_authz_user.so"
 LoadModule dbd_module "$mods/mod_dbd.so"
+LoadModule socache_shmcb_module "$mods/mod_socache_shmcb.so"
 LoadModule secauth_module "$ENV{SECAUTH_MODULE_SO}"
 DBDriver $opt{driver}
 DBDParams "$opt{params}"

@@ -13,6 +13,7 @@ use Exporter 'import';
 use HTTP::Request;
 use JSON::PP ();
 use MIME::Base64 qw(decode_base64 encode_base64);
+use Time::HiRes ();
 use URI::Escape qw(uri_unescape);
 
 our @EXPORT = qw(api json_of unique_name register enroll login_user totp_code secret_of
@@ -160,7 +161,10 @@ sub db_rows {
     return @rows;
 }
 
-sub db_do { db_rows(@_); return 1 }
+# A change made with direct SQL reaches the server's state cache through the change feed:
+# within SecAuthStateRefresh (100 ms) plus one poll (API.md §12), so the caller waits that long.
+use constant FEED_DELAY => 0.35;
+sub db_do { db_rows(@_); Time::HiRes::sleep(FEED_DELAY); return 1 }
 
 # db_ctl('stop'|'start'): stops or starts the private MariaDB (MySQL runs only).
 sub db_ctl {
