@@ -583,6 +583,9 @@ int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec 
         secauth_server_conf *conf = secauth_server_config(vs);
         const char *err = NULL;
 
+        if (vs != s && conf == secauth_server_config(s)) {
+            continue; /* no SecAuth directive of its own: httpd lends it the main server's */
+        }
         apply_defaults(conf);
         conf->db_driver = server_driver(vs);
         if (!conf->used) {
