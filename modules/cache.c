@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 
 #include "http_core.h"
 #include "http_log.h"
@@ -174,6 +175,7 @@ void secauth_cache_feed_ok(apr_time_t when)
     if (shared) {
         apr_atomic_set64(&shared->feed_ok, (apr_uint64_t)when);
     }
+    secauth_metrics_node_set(SECAUTH_N_STATE_FEED_READ, when);
 }
 
 apr_int64_t secauth_cache_feed_cursor(void)
@@ -225,9 +227,11 @@ char *secauth_cache_get(request_rec *r, const char *key, apr_size_t max, apr_siz
     if (mutex) apr_global_mutex_unlock(mutex);
     if (rv != APR_SUCCESS) {
         apr_atomic_inc64(&shared->misses);
+        secauth_metrics_inc(SECAUTH_M_STATE_CACHE_MISSES);
         return NULL;
     }
     apr_atomic_inc64(&shared->hits);
+    secauth_metrics_inc(SECAUTH_M_STATE_CACHE_HITS);
     buf[got] = '\0';
     *len = got;
     return (char *)buf;

@@ -90,6 +90,7 @@ LoadModule authz_host_module "$mods/mod_authz_host.so"
 LoadModule authz_user_module "$mods/mod_authz_user.so"
 LoadModule mime_module "$mods/mod_mime.so"
 LoadModule dbd_module "$mods/mod_dbd.so"
+LoadModule socache_shmcb_module "$mods/mod_socache_shmcb.so"
 LoadModule secauth_module "$ENV{SECAUTH_MODULE_SO}"
 TypesConfig /etc/mime.types
 DocumentRoot "$dir/htdocs"
