@@ -205,6 +205,7 @@ async function save(event) {
     clearErrors(form);
     const body = productBody(form);
     const editing = state.editing;
+    state.notify('');
     await busy(form, async () => {
         try {
             let product;
