@@ -132,7 +132,7 @@ async function enrol(username, token, expiresIn, notice) {
 function tickEnrolment() {
     const left = Math.max(0, Math.ceil((enrolment.deadline - Date.now()) / 1000));
     $('enrol-left').textContent = minutesSeconds(left);
-    if (left === 60) {
+    if (left <= 60 && left > 0 && $('enrol-warning').hidden) {
         const w = $('enrol-warning');
         w.textContent = 'One minute left to confirm the code.';
         w.hidden = false;
@@ -348,6 +348,8 @@ async function logout() {
 // ---- wiring
 
 function wire() {
+    // a message from before does not belong to the next attempt (capture: before the handler)
+    document.addEventListener('submit', () => setNotice(''), true);
     $('register-form').addEventListener('submit', register);
     $('confirm-form').addEventListener('submit', confirmCode);
     $('recovery-form').addEventListener('submit', recoverySaved);

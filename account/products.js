@@ -205,7 +205,6 @@ async function save(event) {
     clearErrors(form);
     const body = productBody(form);
     const editing = state.editing;
-    state.notify('');
     await busy(form, async () => {
         try {
             let product;
