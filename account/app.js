@@ -52,7 +52,13 @@ function sessionEnded(message) {
 async function beginSession(body) {
     api.startSession(body.token, body.expires_in,
         (left) => { $('session-left').textContent = minutesSeconds(left); }, sessionEnded);
-    const me = await (await api.authed('GET', '/me')).json();
+    let me;
+    try {
+        me = await (await api.authed('GET', '/me')).json();
+    } catch (err) {
+        api.endSession();
+        throw err;
+    }
     api.setMe(me);
     $('session-user').textContent = me.username;
     $('session-role').textContent = '(' + me.role + ')';
@@ -97,6 +103,7 @@ function groupedKey(secret) {
 }
 
 async function enrol(username, token, expiresIn, notice) {
+    leaveEnrol();
     enrolment.username = username;
     enrolment.token = token;
     enrolment.deadline = Date.now() + expiresIn * 1000;

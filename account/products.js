@@ -211,13 +211,14 @@ async function save(event) {
             if (editing) {
                 product = await (await api.authed('PUT', '/products/' + editing.id,
                     { body, headers: { 'If-Match': editing.etag } })).json();
-                state.notify('Product ' + product.id + ' (' + product.name + ') is saved.');
             } else {
                 product = await (await api.authed('POST', '/products', { body })).json();
-                state.notify('Product ' + product.id + ' (' + product.name + ') is created.');
             }
             resetForm();
             await load();
+            // said once the table shows it
+            state.notify('Product ' + product.id + ' (' + product.name + ') is '
+                + (editing ? 'saved.' : 'created.'));
             $('product-form-title').focus();
         } catch (err) {
             await saveFailed(form, err, editing);
@@ -271,20 +272,21 @@ async function closedDelete() {
         $('products-table').querySelector('caption').focus();
         return;
     }
+    let outcome = 'Product ' + product.id + ' (' + product.name + ') is deleted.';
     try {
         await api.authed('DELETE', '/products/' + product.id);
-        state.notify('Product ' + product.id + ' (' + product.name + ') is deleted.');
     } catch (err) {
         if (!api.loggedIn()) {
             return;
         }
-        state.notify(err.status === 404 ? 'That product was deleted already.'
-            : 'The product cannot be deleted: ' + err.message + '.');
+        outcome = err.status === 404 ? 'That product was deleted already.'
+            : 'The product cannot be deleted: ' + err.message + '.';
     }
     if (state.editing && state.editing.id === product.id) {
         resetForm();
     }
     await load();
+    state.notify(outcome);
     $('products-table').querySelector('caption').focus();
 }
 
