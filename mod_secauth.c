@@ -18,6 +18,7 @@
 #include "modules/ops.h"
 #include "modules/password.h"
 #include "modules/products.h"
+#include "modules/idempotency.h"
 #include "modules/totp.h"
 #include "modules/log.h"
 
@@ -58,6 +59,7 @@ static const secauth_stmt_t *const statement_tables[] = {
     secauth_access_statements,
     secauth_account_statements,
     secauth_product_statements,
+    secauth_idempotency_statements,
     secauth_admin_statements,
     NULL
 };

@@ -53,3 +53,17 @@ CREATE TABLE IF NOT EXISTS login_throttle (
     last_failed  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS login_throttle_last_failed ON login_throttle (last_failed);
+
+-- Idempotency-Key (API.md §5): the answer to a create, stored with the row it made.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id     INTEGER NOT NULL,
+    idem_key    TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    location    TEXT NULL,
+    etag        TEXT NULL,
+    body        TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, idem_key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_expires ON idempotency_keys (expires_at);
