@@ -19,8 +19,6 @@
 #define CR_SERVER_LOST           2013
 #define CR_SERVER_LOST_EXTENDED  2055
 
-#define SQLITE_CONSTRAINT        19
-
 static int contains(const char *msg, const char *part)
 {
     return msg && strstr(msg, part) != NULL;
@@ -61,7 +59,10 @@ secauth_fail_t secauth_fail_classify(const char *driver, int rv, const char *msg
     if (driver && !strcmp(driver, "mysql")) {
         return classify_mysql(rv, msg);
     }
-    if (rv == SQLITE_CONSTRAINT && contains(msg, "UNIQUE constraint")) {
+    /* APR's SQLite driver passes on a result code that is not always the primary one: the text
+     * is what tells a unique key apart */
+    (void)rv;
+    if (contains(msg, "UNIQUE constraint")) {
         return SECAUTH_FAIL_DUPLICATE;
     }
     return SECAUTH_FAIL_OTHER;

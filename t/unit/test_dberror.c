@@ -31,6 +31,8 @@ int main(void)
     /* SQLite never reports a certification conflict; BUSY stays a 503 */
     is_int(secauth_fail_classify("sqlite3", 19, "UNIQUE constraint failed: users.username"),
            SECAUTH_FAIL_DUPLICATE, "SQLite UNIQUE: duplicate");
+    is_int(secauth_fail_classify("sqlite3", 1, "UNIQUE constraint failed: login_throttle.name_hash"),
+           SECAUTH_FAIL_DUPLICATE, "SQLite UNIQUE under any result code the driver passes on");
     is_int(secauth_fail_classify("sqlite3", 5, "database is locked"), SECAUTH_FAIL_OTHER,
            "SQLite BUSY: 503, not retried as a conflict");
     is_int(secauth_fail_classify("sqlite3", 1213, "Deadlock found"), SECAUTH_FAIL_OTHER,
