@@ -23,6 +23,7 @@
 #include "modules/password.h"
 #include "modules/products.h"
 #include "modules/state.h"
+#include "modules/idempotency.h"
 #include "modules/totp.h"
 #include "modules/log.h"
 
@@ -64,6 +65,7 @@ static const secauth_stmt_t *const statement_tables[] = {
     secauth_feed_statements,
     secauth_account_statements,
     secauth_product_statements,
+    secauth_idempotency_statements,
     secauth_admin_statements,
     NULL
 };

@@ -672,7 +672,7 @@ int secauth_register(secauth_req_t *req)
     secauth_account_input_t in;
     ap_dbd_t *dbd;
     json_t *body;
-    int rc, id = 0;
+    int rc, attempt, id = 0;
 
     if (!(body = request_object(req, allowed, &rc))) {
         return rc;
@@ -698,7 +698,10 @@ int secauth_register(secauth_req_t *req)
     if (secauth_random_bytes(secret, sizeof(secret)) != 0) {
         return server_error(r, "no random bytes for a TOTP secret");
     }
-    rc = insert_account(req, dbd, username, hash, secret, &id);
+    /* a name registered at the same time on another cluster node: the loser's commit fails
+     * certification, and the next run of the transaction meets the winner's row (409) */
+    for (attempt = 0; (rc = insert_account(req, dbd, username, hash, secret, &id)) != SECAUTH_DB_OK
+         && secauth_db_retry(r, rc, attempt, "registration"); attempt++);
     if (rc == SECAUTH_DB_DUPLICATE) {
         return secauth_problem(r, HTTP_CONFLICT, "this username is taken", NULL);
     }

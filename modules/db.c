@@ -15,6 +15,7 @@
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 #include "log.h"
+#include "dberror.h"
 
 APLOG_USE_MODULE(secauth);
 
@@ -312,6 +313,9 @@ static request_rec *initial_request(request_rec *r)
     return r;
 }
 
+static void log_failure(request_rec *r, secauth_fail_t cause, const char *label,
+                        const char *msg);
+
 static held_t *held_connection(request_rec *r)
 {
     void *held = NULL;
@@ -351,8 +355,7 @@ ap_dbd_t *secauth_db_acquire(request_rec *r)
     }
     if (!dbd) {
         secauth_metrics_inc(SECAUTH_M_DB_ERROR_CONNECT);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(510)
-                      "mod_secauth: no database connection (see mod_dbd's messages)");
+        log_failure(r, SECAUTH_FAIL_CONNECT, "acquire", NULL);
         return NULL;
     }
     held = apr_pcalloc(initial->pool, sizeof(*held));
@@ -375,37 +378,116 @@ static apr_dbd_prepared_t *statement(request_rec *r, ap_dbd_t *dbd, const char *
     return stmt;
 }
 
+/* ---- failures: what they mean, and what is said about them ----
+ * A Galera cluster adds three outcomes to "it failed": a certification conflict (nothing was
+ * written; the whole transaction may run again), a node outside the primary component (answer
+ * 503 at once: that node refuses everything until it rejoins) and a connection lost during a
+ * statement or COMMIT (the write may have committed on the cluster: 503, never retried here;
+ * the client retries with its Idempotency-Key). During an outage every request fails the same
+ * way, so each cause writes one line a second with the count of the lines held back. */
+static void log_failure(request_rec *r, secauth_fail_t cause, const char *label,
+                        const char *msg)
+{
+    apr_uint32_t held_back = 0;
+    const char *more;
+
+    if (!secauth_fail_should_log(cause, apr_time_now(), &held_back)) {
+        return;
+    }
+    more = held_back ? apr_psprintf(r->pool, " (and %u more like it in the last second%s)",
+                                    held_back, held_back > 1 ? "s" : "")
+                     : "";
+    switch (cause) {
+    case SECAUTH_FAIL_NOT_PRIMARY:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(851)
+                      "mod_secauth: %s refused: the database node is not part of the cluster's "
+                      "primary component; answered 503 with Retry-After%s", label, more);
+        break;
+    case SECAUTH_FAIL_UNKNOWN:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(852)
+                      "mod_secauth: connection lost during %s (%s): its outcome is unknown; "
+                      "answered 503 with Retry-After%s", label, msg ? msg : "", more);
+        break;
+    case SECAUTH_FAIL_CONFLICT:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SECAUTH_LOGNO(853)
+                      "mod_secauth: %s lost %d certification conflicts in a row; answered 503%s",
+                      label, SECAUTH_DB_RETRIES + 1, more);
+        break;
+    case SECAUTH_FAIL_CONNECT:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(510)
+                      "mod_secauth: no database connection (see mod_dbd's messages)%s", more);
+        break;
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(512)
+                      "mod_secauth: %s failed: %s%s", label, msg && *msg ? msg : "unknown error",
+                      more);
+        break;
+    }
+}
+
+static int in_transaction(request_rec *r, ap_dbd_t *dbd)
+{
+    held_t *held = held_connection(r);
+    return held && held->dbd == dbd && held->txn;
+}
+
 static int failure(request_rec *r, ap_dbd_t *dbd, const char *label, int rv)
 {
     const char *msg = apr_dbd_error(dbd->driver, dbd->handle, rv);
+    secauth_fail_t cause = secauth_fail_classify(apr_dbd_name(dbd->driver), rv, msg);
     held_t *held;
 
-    if (msg && (strstr(msg, "Duplicate entry") || strstr(msg, "UNIQUE constraint"))) {
+    if (cause == SECAUTH_FAIL_DUPLICATE) {
         secauth_metrics_inc(SECAUTH_M_DB_ERROR_CONFLICT);
         return SECAUTH_DB_DUPLICATE;
+    }
+    if (cause == SECAUTH_FAIL_CONFLICT) {
+        /* the connection is fine; the caller runs the transaction again */
+        secauth_metrics_inc(SECAUTH_M_DB_ERROR_CONFLICT);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SECAUTH_LOGNO(854)
+                      "mod_secauth: %s: certification conflict (%s)", label, msg ? msg : "");
+        return SECAUTH_DB_CONFLICT;
     }
     if ((held = held_connection(r)) && held->dbd == dbd) {
         held->broken = 1;
     }
     secauth_metrics_inc(SECAUTH_M_DB_ERROR_QUERY);
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(512)
-                  "mod_secauth: %s failed: %s", label, msg ? msg : "unknown error");
+    log_failure(r, cause, label, msg);
     return SECAUTH_DB_ERROR;
+}
+
+int secauth_db_retry(request_rec *r, int rc, int attempt, const char *label)
+{
+    if (rc != SECAUTH_DB_CONFLICT) {
+        return 0;
+    }
+    if (attempt >= SECAUTH_DB_RETRIES) {
+        log_failure(r, SECAUTH_FAIL_CONFLICT, label, NULL);
+        return 0;
+    }
+    /* the winner's write set is being applied: a short, growing, spread pause lets it land
+     * and keeps the losers of one race from meeting again */
+    apr_sleep(apr_time_from_msec(2 + 4 * attempt) + (apr_time_now() % 4000));
+    return 1;
 }
 
 int secauth_db_exec(request_rec *r, ap_dbd_t *dbd, const char *label, const void **args,
                     int *affected)
 {
     apr_dbd_prepared_t *stmt = statement(r, dbd, label);
-    int nrows = 0, rv;
+    int nrows = 0, rv, rc, attempt;
 
     if (!stmt) {
         return SECAUTH_DB_ERROR;
     }
     secauth_metrics_inc(SECAUTH_M_DB_CALLS);
-    rv = apr_dbd_pbquery(dbd->driver, r->pool, dbd->handle, &nrows, stmt, args);
-    if (rv) {
-        return failure(r, dbd, label, rv);
+    /* on its own (autocommit) the statement is the whole transaction: retried here */
+    for (attempt = 0; (rv = apr_dbd_pbquery(dbd->driver, r->pool, dbd->handle, &nrows, stmt,
+                                            args)) != 0; attempt++) {
+        rc = failure(r, dbd, label, rv);
+        if (in_transaction(r, dbd) || !secauth_db_retry(r, rc, attempt, label)) {
+            return rc;
+        }
     }
     if (affected) {
         *affected = nrows;
@@ -420,16 +502,19 @@ int secauth_db_select(request_rec *r, ap_dbd_t *dbd, const char *label, const vo
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     apr_array_header_t *rows;
-    int rv, j;
+    int rv, rc, attempt, j;
 
     memset(out, 0, sizeof(*out));
     if (!stmt) {
         return SECAUTH_DB_ERROR;
     }
     secauth_metrics_inc(SECAUTH_M_DB_CALLS);
-    rv = apr_dbd_pbselect(dbd->driver, r->pool, dbd->handle, &res, stmt, 0, args);
-    if (rv) {
-        return failure(r, dbd, label, rv);
+    for (attempt = 0; (rv = apr_dbd_pbselect(dbd->driver, r->pool, dbd->handle, &res, stmt, 0,
+                                             args)) != 0; attempt++) {
+        rc = failure(r, dbd, label, rv);
+        if (in_transaction(r, dbd) || !secauth_db_retry(r, rc, attempt, label)) {
+            return rc;
+        }
     }
     out->ncols = apr_dbd_num_cols(dbd->driver, res);
     rows = apr_array_make(r->pool, 4, sizeof(const char **));
@@ -486,16 +571,30 @@ int secauth_db_begin(request_rec *r, ap_dbd_t *dbd, apr_dbd_transaction_t **txn)
 
 int secauth_db_end(request_rec *r, ap_dbd_t *dbd, apr_dbd_transaction_t *txn, int commit)
 {
-    int rv;
+    int rv, rc = SECAUTH_DB_OK, nrows = 0;
     held_t *held = held_connection(r);
 
+    /* APR's MySQL driver reports a failed COMMIT without its error (the autocommit reset
+     * after it clears the text), yet that error is the one that tells a certification conflict
+     * (retry) from a lost connection (outcome unknown): COMMIT is sent here, and the driver's
+     * own end then only restores autocommit, or rolls back when COMMIT failed. */
+    if (commit && !strcmp(apr_dbd_name(dbd->driver), "mysql")) {
+        rv = apr_dbd_query(dbd->driver, dbd->handle, &nrows, "COMMIT");
+        if (rv) {
+            rc = failure(r, dbd, "COMMIT", rv);
+            commit = 0;
+        }
+    }
     apr_dbd_transaction_mode_set(dbd->driver, txn, commit ? APR_DBD_TRANSACTION_COMMIT
                                                           : APR_DBD_TRANSACTION_ROLLBACK);
     rv = apr_dbd_transaction_end(dbd->driver, r->pool, txn);
     if (held && held->txn == txn) {
         held->txn = NULL;
     }
-    return rv ? failure(r, dbd, "transaction end", rv) : SECAUTH_DB_OK;
+    if (rc == SECAUTH_DB_OK && rv) {
+        rc = failure(r, dbd, "transaction end", rv);
+    }
+    return rc;
 }
 
 const char *secauth_db_iso_time(apr_pool_t *p, const char *db_time)

@@ -25,6 +25,16 @@ typedef struct {
 #define SECAUTH_DB_OK         0
 #define SECAUTH_DB_ERROR     -1   /* logged; the caller answers 503 */
 #define SECAUTH_DB_DUPLICATE -2   /* a unique key refused the row */
+#define SECAUTH_DB_CONFLICT  -3   /* deadlock or Galera certification conflict: nothing was
+                                   * written; run the whole transaction again */
+
+/* Times a transaction runs again after a certification conflict before the answer is 503. */
+#define SECAUTH_DB_RETRIES 3
+
+/* After a transaction's statement or COMMIT returned rc on attempt (0 the first): 1 when rc is a
+ * conflict with retries left (after a short pause); 0 otherwise (logged when they ran out).
+ * A statement outside a transaction is retried this way by secauth_db_exec/select already. */
+int secauth_db_retry(request_rec *r, int rc, int attempt, const char *label);
 
 /* Looks up mod_dbd's optional functions; 0 when mod_dbd is missing. */
 int secauth_db_init(void);

@@ -9,6 +9,7 @@
 #include "access.h"
 #include "cache.h"
 #include "crypto.h"
+#include "idempotency.h"
 
 #include "http_log.h"
 #include "http_request.h"
@@ -301,34 +302,141 @@ static int lost_races(request_rec *r)
 
 /* ---- handlers ---- */
 
+/* ---- POST /products with an Idempotency-Key ---- */
+
+static const char *canonical_input(apr_pool_t *p, const secauth_product_input_t *in)
+{
+    return apr_psprintf(p, "%s\n%c%s\n%" APR_INT64_T_FMT "\n%d", in->name,
+                        in->description ? '+' : '-', in->description ? in->description : "",
+                        in->cents, in->quantity);
+}
+
+/* The product row and the key with its answer, in one transaction: either both are on the
+ * cluster or neither is. */
+/* The insert of a new product: one statement that answers with its id (RETURNING). */
+static int insert_row(secauth_req_t *req, ap_dbd_t *dbd, const secauth_product_input_t *in,
+                      const char *now, int *id)
+{
+    const void *args[6];
+    secauth_rows_t rows;
+    int rc;
+
+    args[0] = in->name;
+    args[1] = in->description;
+    args[2] = cents_text(req->r->pool, in->cents);
+    args[3] = &in->quantity;
+    args[4] = now;
+    args[5] = now;
+    rc = secauth_db_select(req->r, dbd, "secauth_prod_insert", args, &rows);
+    if (rc == SECAUTH_DB_OK
+        && (rows.nrows != 1 || !rows.rows[0][0] || (*id = atoi(rows.rows[0][0])) <= 0)) {
+        rc = SECAUTH_DB_ERROR;
+    }
+    return rc;
+}
+
+static int insert_once(secauth_req_t *req, ap_dbd_t *dbd, const secauth_product_input_t *in,
+                       const secauth_idem_t *idem, const char **location, const char **etag,
+                       const char **body)
+{
+    request_rec *r = req->r;
+    apr_dbd_transaction_t *txn = NULL;
+    const char *now = db_now(r);
+    product_t prod;
+    json_t *json;
+    char *text;
+    int rc, id = 0;
+
+    if ((rc = secauth_db_begin(r, dbd, &txn)) != SECAUTH_DB_OK) {
+        return rc;
+    }
+    rc = insert_row(req, dbd, in, now, &id);
+    if (rc == SECAUTH_DB_OK) {
+        prod.id = id;
+        prod.name = in->name;
+        prod.description = in->description;
+        prod.cents = in->cents;
+        prod.quantity = in->quantity;
+        prod.version = 1;
+        prod.created_at = prod.updated_at = now;
+        json = product_json(r->pool, &prod);
+        text = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+        json_decref(json);
+        *body = text ? apr_pstrdup(r->pool, text) : NULL;
+        free(text);
+        *location = apr_psprintf(r->pool, "%s/products/%d", mount_prefix(req), id);
+        *etag = etag_of(r->pool, &prod);
+        rc = *body ? secauth_idem_store(req, dbd, idem, HTTP_CREATED, *location, *etag, *body)
+                   : SECAUTH_DB_ERROR;
+    }
+    if (secauth_db_end(r, dbd, txn, rc == SECAUTH_DB_OK) != SECAUTH_DB_OK && rc == SECAUTH_DB_OK) {
+        rc = SECAUTH_DB_ERROR;
+    }
+    if (rc == SECAUTH_DB_OK) {
+        secauth_cache_changed_id(SECAUTH_CACHE_PRODUCT, id);
+    }
+    return rc;
+}
+
+static int create_once(secauth_req_t *req, ap_dbd_t *dbd, const secauth_product_input_t *in,
+                       secauth_idem_t *idem)
+{
+    request_rec *r = req->r;
+    const char *location = NULL, *etag = NULL, *body = NULL;
+    int rc, attempt;
+
+    secauth_idem_bind(r->pool, idem, "POST /products", canonical_input(r->pool, in));
+    for (attempt = 0; ; attempt++) {
+        rc = secauth_idem_replay(req, dbd, idem);
+        if (rc == SECAUTH_IDEM_ANSWERED) return OK;
+        if (rc != SECAUTH_IDEM_NEW) return secauth_unavailable(r);
+        rc = insert_once(req, dbd, in, idem, &location, &etag, &body);
+        if (rc == SECAUTH_DB_OK) {
+            secauth_idem_purge(req, dbd);
+            return secauth_idem_send(r, HTTP_CREATED, location, etag, body, 0);
+        }
+        if (rc == SECAUTH_DB_DUPLICATE) {
+            /* the same key committed by a concurrent request: its answer, or 409 while it
+             * is not yet visible here */
+            rc = secauth_idem_replay(req, dbd, idem);
+            if (rc == SECAUTH_IDEM_ANSWERED) return OK;
+            if (rc != SECAUTH_IDEM_NEW) return secauth_unavailable(r);
+            return secauth_problem(r, HTTP_CONFLICT,
+                                   "a request with this Idempotency-Key is in progress", NULL);
+        }
+        if (!secauth_db_retry(r, rc, attempt, "product create")) {
+            return secauth_unavailable(r);
+        }
+    }
+}
+
 int secauth_products_create(secauth_req_t *req)
 {
     request_rec *r = req->r;
     secauth_product_input_t in;
     product_t prod;
     ap_dbd_t *dbd;
-    const void *args[6];
-    const char *price, *now;
-    secauth_rows_t rows;
+    const char *now;
+    const secauth_caller_t *caller;
+    secauth_idem_t idem;
     int rc, id = 0;
 
     if ((rc = authorize(req, 1)) != OK || (rc = read_input(req, 1, &in)) != OK) {
         return rc;
     }
+    caller = secauth_caller(r);
+    if ((rc = secauth_idem_header(req, caller ? caller->user_id : 0, &idem))
+        == SECAUTH_IDEM_ANSWERED) {
+        return OK;
+    }
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);
     }
-    price = cents_text(r->pool, in.cents);
+    if (rc == SECAUTH_IDEM_NEW) {
+        return create_once(req, dbd, &in, &idem);
+    }
     now = db_now(r);
-    args[0] = in.name;
-    args[1] = in.description;
-    args[2] = price;
-    args[3] = &in.quantity;
-    args[4] = now;
-    args[5] = now;
-    /* one statement: the insert answers with the new id (RETURNING) */
-    if (secauth_db_select(r, dbd, "secauth_prod_insert", args, &rows) != SECAUTH_DB_OK
-        || rows.nrows != 1 || !rows.rows[0][0] || (id = atoi(rows.rows[0][0])) <= 0) {
+    if (insert_row(req, dbd, &in, now, &id) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
     secauth_cache_changed_id(SECAUTH_CACHE_PRODUCT, id);

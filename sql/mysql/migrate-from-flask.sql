@@ -139,6 +139,22 @@ DROP TRIGGER IF EXISTS products_feed_delete;
 CREATE TRIGGER products_feed_delete AFTER DELETE ON products FOR EACH ROW
     INSERT INTO auth_events (kind, product_id, created_at) VALUES ('product', OLD.id, UNIX_TIMESTAMP());
 
+-- Idempotency-Key (API.md §5): the answer to a create, stored in the transaction that made the
+-- row, so a repeat of the request gets that answer instead of a second row. Keys are the
+-- caller's own; rows past expires_at (a day) are purged.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id     INT NOT NULL,
+    idem_key    VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    fingerprint CHAR(64) CHARACTER SET ascii NOT NULL, -- SHA-256 of the route and the request's meaning
+    status      INT NOT NULL,
+    location    VARCHAR(255) NULL,
+    etag        VARCHAR(64) NULL,
+    body        TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,                -- unix seconds
+    PRIMARY KEY (user_id, idem_key),
+    KEY idempotency_keys_expires (expires_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 -- ---- what needs a look ----
 
 SELECT id, username, 'another account has the same name in lower case: rename one'

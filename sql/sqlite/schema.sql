@@ -97,3 +97,17 @@ CREATE TRIGGER IF NOT EXISTS products_feed_delete AFTER DELETE ON products FOR E
 BEGIN
     INSERT INTO auth_events (kind, product_id, created_at) VALUES ('product', OLD.id, CAST(strftime('%s', 'now') AS INTEGER));
 END;
+
+-- Idempotency-Key (API.md §5): the answer to a create, stored with the row it made.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id     INTEGER NOT NULL,
+    idem_key    TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    location    TEXT NULL,
+    etag        TEXT NULL,
+    body        TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, idem_key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_expires ON idempotency_keys (expires_at);
