@@ -78,6 +78,8 @@ sub check_server {
         (my $conf = $shipped) =~ s/^(\s*)DBDriver mysql$/${1}DBDriver sqlite3/m;
         $conf =~ s/^(\s*)DBDParams .*$/${1}DBDParams "$dir\/secauth.db"/m;
         $conf =~ s{/etc/apache2/secauth/}{$dir/}g;
+        make_path("$dir/mods-available");
+        copy("$src/conf/secauth-account.conf", "$dir/mods-available/secauth-account.conf") or die $!;
         open(my $fh, '>', "$dir/secauth.conf") or die $!;
         print $fh $conf;
         close $fh;
@@ -91,6 +93,9 @@ LoadModule authz_user_module "$mods/mod_authz_user.so"
 LoadModule mime_module "$mods/mod_mime.so"
 LoadModule dbd_module "$mods/mod_dbd.so"
 LoadModule socache_shmcb_module "$mods/mod_socache_shmcb.so"
+LoadModule alias_module "$mods/mod_alias.so"
+LoadModule dir_module "$mods/mod_dir.so"
+LoadModule headers_module "$mods/mod_headers.so"
 LoadModule secauth_module "$ENV{SECAUTH_MODULE_SO}"
 TypesConfig /etc/mime.types
 DocumentRoot "$dir/htdocs"
