@@ -339,6 +339,9 @@ async function main() {
     await checkScreen(page, '08-delete-dialog');
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !document.getElementById('delete-dialog').open);
+    // the dialog's close handler gives the focus back to the table: wait for it, or the Tab
+    // presses below race with that jump
+    await page.waitForFunction(() => document.activeElement === document.querySelector('#products-table caption'));
     is((await api('GET', '/products/' + id, { token })).status, 200, 'Escape keeps the product');
     await press(page, 'button[aria-label="Delete Laptop"]');
     await page.locator('#delete-dialog').waitFor();
