@@ -127,7 +127,7 @@ static secauth_argon2_params_t largest_hash_costs(server_rec *s)
     secauth_argon2_params_t largest = {0, 0, 0};
 
     for (; s; s = s->next) {
-        const secauth_server_conf *conf = secauth_server_config(s);
+        const secauth_server_conf_t *conf = secauth_server_config(s);
         if (conf->argon2.m_cost > largest.m_cost) largest.m_cost = conf->argon2.m_cost;
         if (conf->argon2.t_cost > largest.t_cost) largest.t_cost = conf->argon2.t_cost;
     }

@@ -20,14 +20,6 @@
 
 APLOG_USE_MODULE(secauth);
 
-#define CALLER_NOTE "secauth-caller"
-#define SCOPE_NOTE "secauth-scope"
-
-const secauth_caller_t *secauth_caller(request_rec *r)
-{
-    return (const secauth_caller_t *)apr_table_get(r->notes, CALLER_NOTE);
-}
-
 int secauth_token_revoked(const secauth_claims_t *claims, apr_int64_t generation,
                           apr_int64_t not_before, const char *keep_jti)
 {
@@ -62,7 +54,7 @@ static const char *realm(request_rec *r)
     return quoted;
 }
 
-/* Sets the challenge and the problem detail, and returns status for httpd to render. */
+/* Sets the challenge and records the problem; returns status for httpd to send. */
 static int challenge(request_rec *r, int status, const char *error, const char *description)
 {
     const char *value = apr_psprintf(r->pool, "Bearer realm=\"%s\"", realm(r));
@@ -71,8 +63,8 @@ static int challenge(request_rec *r, int status, const char *error, const char *
                              description);
     }
     apr_table_setn(r->err_headers_out, "WWW-Authenticate", value);
-    secauth_set_error_detail(r, description ? description : "a bearer token is required");
-    return status;
+    return secauth_for_httpd(r, secauth_problem(r, status, description ? description
+                                                : "a bearer token is required", NULL));
 }
 
 static int is_token_char(char c)
@@ -99,14 +91,8 @@ static int parse_authorization(request_rec *r, const char *header, const char **
     return 1;
 }
 
-static int unavailable(request_rec *r)
-{
-    secauth_server_conf *conf = secauth_server_config(r->server);
-    apr_table_setn(r->err_headers_out, "Retry-After", apr_itoa(r->pool, conf->db_retry_after));
-    secauth_set_error_detail(r, "the database is unavailable");
-    return HTTP_SERVICE_UNAVAILABLE;
-}
-
+/* The caller, for the handlers (the request's context) and for what runs after them: r->user,
+ * and the environment of CGI, SSI and logs. */
 static void publish(request_rec *r, secauth_caller_t *caller)
 {
     r->user = (char *)caller->username;
@@ -115,24 +101,25 @@ static void publish(request_rec *r, secauth_caller_t *caller)
     apr_table_setn(r->subprocess_env, "SECAUTH_USERNAME", caller->username);
     apr_table_setn(r->subprocess_env, "SECAUTH_ROLE", caller->role);
     apr_table_setn(r->subprocess_env, "SECAUTH_TOKEN_ID", caller->jti);
-    apr_table_setn(r->notes, CALLER_NOTE, (const char *)caller);
+    secauth_request(r)->caller = caller;
 }
 
 /* The whole check: OK with the caller published, or an error status whose challenge and
  * problem detail are already set for the error filter. */
 static int authenticate(request_rec *r)
 {
-    secauth_server_conf *conf = secauth_server_config(r->server);
+    secauth_req_t *req = secauth_request(r);
+    secauth_server_conf_t *conf = req->conf;
     const char *header, *token = NULL, *why = NULL;
     secauth_claims_t claims;
     secauth_caller_t *caller;
     secauth_access_state_t state;
     int rc;
 
-    apr_table_setn(r->notes, "secauth-api", "1");
+    req->api = 1;
     if (!conf->used) {
-        secauth_set_error_detail(r, "mod_secauth is not configured for this server");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return secauth_for_httpd(r, secauth_problem(r, HTTP_SERVICE_UNAVAILABLE, "mod_secauth "
+                                                    "is not configured for this server", NULL));
     }
     header = apr_table_get(r->headers_in, "Authorization");
     if (!header || !(rc = parse_authorization(r, header, &token))) {
@@ -158,7 +145,7 @@ static int authenticate(request_rec *r)
     }
     /* from the node's state cache, or one database query (state.c) */
     if (secauth_access_state(r, caller->user_id, claims.jti, claims.exp, &state) != OK) {
-        return unavailable(r);
+        return secauth_for_httpd(r, secauth_unavailable(r));
     }
     if ((why = secauth_access_refusal(&state, &claims))) {
         return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", why);
@@ -186,12 +173,12 @@ int secauth_require_caller(request_rec *r, const secauth_caller_t **caller)
 
 int secauth_require_enrollment(request_rec *r, secauth_claims_t *claims)
 {
-    secauth_server_conf *conf = secauth_server_config(r->server);
+    secauth_req_t *req = secauth_request(r);
     const char *header = apr_table_get(r->headers_in, "Authorization");
     const char *token = NULL, *why = NULL;
     int rc;
 
-    apr_table_setn(r->notes, "secauth-api", "1");
+    req->api = 1;
     if (!header || !(rc = parse_authorization(r, header, &token))) {
         return challenge(r, HTTP_UNAUTHORIZED, NULL, NULL);
     }
@@ -199,7 +186,7 @@ int secauth_require_enrollment(request_rec *r, secauth_claims_t *claims)
         return challenge(r, HTTP_BAD_REQUEST, "invalid_request",
                          "the Authorization header must be Bearer and one token");
     }
-    if (secauth_token_verify(r->pool, &conf->token, SECAUTH_TOKEN_ENROLL, token,
+    if (secauth_token_verify(r->pool, &req->conf->token, SECAUTH_TOKEN_ENROLL, token,
                              apr_time_now(), claims, &why) != 0) {
         return challenge(r, HTTP_UNAUTHORIZED, "invalid_token", why);
     }
@@ -259,7 +246,7 @@ static authz_status role_check(request_rec *r, const char *require_args,
     }
     /* only noted: httpd may still grant through another Require; the answer, if any, is
      * made by forbid_authenticated when the error response starts */
-    apr_table_setn(r->notes, SCOPE_NOTE, require_args);
+    secauth_request(r)->scope = require_args;
     return AUTHZ_DENIED;
 }
 
@@ -289,10 +276,10 @@ static int insufficient_scope(request_rec *r, const char *roles)
     apr_table_setn(r->err_headers_out, "WWW-Authenticate",
                    apr_psprintf(r->pool, "Bearer realm=\"%s\", error=\"insufficient_scope\", "
                                 "error_description=\"%s\"", realm(r), why));
-    secauth_set_error_detail(r, roles ? apr_psprintf(r->pool, "this needs one of the roles: %s",
-                                                     roles)
-                                      : "access denied");
-    return HTTP_FORBIDDEN;
+    return secauth_for_httpd(r, secauth_problem(r, HTTP_FORBIDDEN, roles
+                                                ? apr_psprintf(r->pool, "this needs one of the "
+                                                               "roles: %s", roles)
+                                                : "access denied", NULL));
 }
 
 /* httpd answers a failed Require with 401 even for an authenticated user (unless
@@ -302,7 +289,7 @@ static int insufficient_scope(request_rec *r, const char *roles)
 static void forbid_authenticated(request_rec *r)
 {
     if (r->status == HTTP_UNAUTHORIZED && r->user && is_bearer(r) && secauth_caller(r)) {
-        r->status = insufficient_scope(r, apr_table_get(r->notes, SCOPE_NOTE));
+        r->status = insufficient_scope(r, secauth_request(r)->scope);
     }
 }
 

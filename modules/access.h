@@ -5,23 +5,10 @@
 
 #include "httpd.h"
 #include "db.h"
+#include "request.h"
 #include "token.h"
 
 void secauth_access_register_hooks(apr_pool_t *p);
-
-/* What the access check learnt about the caller, for the handlers behind it. */
-typedef struct {
-    int user_id;
-    const char *username;
-    const char *role;
-    const char *jti;
-    apr_int64_t exp;
-    apr_int64_t iat;
-    apr_int64_t gen;          /* the token's generation (claim gen) */
-} secauth_caller_t;
-
-/* The authenticated caller of this request, or NULL when the access check did not run. */
-const secauth_caller_t *secauth_caller(request_rec *r);
 
 /* For the handlers of protected routes: the caller, authenticating now when the configuration
  * did not put the route behind AuthType Bearer (defence in depth: httpd's section merging can

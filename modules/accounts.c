@@ -177,20 +177,6 @@ static int has_field_errors(secauth_req_t *req)
     return req->errors != NULL;
 }
 
-/* The request body as an object of allowed members only; NULL when a problem was sent, and
- * *rc is then what the handler returns. */
-static json_t *request_object(secauth_req_t *req, const char *const *allowed, int *rc)
-{
-    json_t *body = NULL;
-
-    *rc = secauth_read_json(req, &body);
-    if (*rc != OK || !body) {
-        return NULL;
-    }
-    *rc = secauth_reject_unknown_fields(req, body, allowed);
-    return req->errors ? NULL : body;
-}
-
 static int lookup_user(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
                        const char ***row)
 {
@@ -221,7 +207,7 @@ const char *secauth_account_secret_aad(apr_pool_t *p, int user_id, const char *u
     return apr_psprintf(p, "totp:%d:%s", user_id, username);
 }
 
-const char *secauth_account_seal_secret(apr_pool_t *p, const secauth_server_conf *conf,
+const char *secauth_account_seal_secret(apr_pool_t *p, const secauth_server_conf_t *conf,
                                         int user_id, const char *username,
                                         const unsigned char *secret, apr_size_t len)
 {
@@ -229,7 +215,7 @@ const char *secauth_account_seal_secret(apr_pool_t *p, const secauth_server_conf
                         secauth_account_secret_aad(p, user_id, username));
 }
 
-int secauth_account_open_secret(apr_pool_t *p, const secauth_server_conf *conf, int user_id,
+int secauth_account_open_secret(apr_pool_t *p, const secauth_server_conf_t *conf, int user_id,
                                 const char *username, const char *stored,
                                 unsigned char **secret, apr_size_t *len, int *legacy)
 {
@@ -251,7 +237,7 @@ int secauth_account_open_secret(apr_pool_t *p, const secauth_server_conf *conf, 
 
 /* ---- recovery codes ---- */
 
-static const char *recovery_hash(apr_pool_t *p, const secauth_server_conf *conf,
+static const char *recovery_hash(apr_pool_t *p, const secauth_server_conf_t *conf,
                                  const char *normalized)
 {
     /* the label keeps this HMAC apart from every other use of the encryption key */
@@ -283,7 +269,7 @@ static const char *recovery_normalize(apr_pool_t *p, const char *typed)
 }
 
 /* Makes the codes to show (xxxx-xxxx-xx) and their hashes to store. */
-static int recovery_make(apr_pool_t *p, const secauth_server_conf *conf, const char **shown,
+static int recovery_make(apr_pool_t *p, const secauth_server_conf_t *conf, const char **shown,
                          const char **hashes)
 {
     int i, j;
@@ -349,20 +335,19 @@ int secauth_account_throttled(secauth_req_t *req, const char *username,
     apr_int64_t left = locked_until - now_sec();
 
     if (left <= 0) {
-        return 0;
+        return OK;
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(605)
                   "mod_secauth: attempt for %s from %s refused: locked for %" APR_INT64_T_FMT
                   " more seconds", log_name(r, username), client_ip(r), left);
     apr_table_setn(r->headers_out, "Retry-After",
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT, left));
-    secauth_problem(r, HTTP_TOO_MANY_REQUESTS, "too many failed attempts: try again later",
-                    NULL);
-    return 1;
+    return secauth_problem(r, HTTP_TOO_MANY_REQUESTS, "too many failed attempts: try again later",
+                           NULL);
 }
 
 /* The parameters of LOCK_SET, followed by room for the statement's own. */
-static void lock_args(const secauth_server_conf *conf, apr_int64_t *now, apr_int64_t *vals,
+static void lock_args(const secauth_server_conf_t *conf, apr_int64_t *now, apr_int64_t *vals,
                       const void **args)
 {
     vals[0] = conf->lockout_first_delay;
@@ -418,28 +403,27 @@ int secauth_account_claim_attempt(secauth_req_t *req, ap_dbd_t *dbd, int user_id
     apr_int64_t now = now_sec(), vals[3];
     const void *args[LOCK_NARGS + 2];
     secauth_rows_t state;
-    int affected = 0;
+    int rc, affected = 0;
 
     /* locked as read with the account: no write needed to refuse */
-    if (secauth_account_throttled(req, username, locked_until)) {
-        return 0;
+    if ((rc = secauth_account_throttled(req, username, locked_until)) != OK) {
+        return rc;
     }
     lock_args(req->conf, &now, vals, args);
     args[LOCK_NARGS] = &user_id;
     args[LOCK_NARGS + 1] = &now;
     if (secauth_db_exec(req->r, dbd, "secauth_acct_claim", args, &affected) != SECAUTH_DB_OK) {
-        return SECAUTH_DB_ERROR;
+        return secauth_unavailable(req->r);
     }
     if (affected == 1) {
-        return 1;
+        return OK;
     }
     args[0] = &user_id;
     if (secauth_db_select(req->r, dbd, "secauth_acct_lock_state", args, &state)
         != SECAUTH_DB_OK) {
-        return SECAUTH_DB_ERROR;
+        return secauth_unavailable(req->r);
     }
-    refuse_locked(req, username, &state);
-    return 0;
+    return refuse_locked(req, username, &state);
 }
 
 void secauth_account_log_failure(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
@@ -487,8 +471,8 @@ static const char *client_block(request_rec *r)
     return client_ip(r);
 }
 
-/* SecAuthRegisterLimit: 1 when this client may register now, 0 when 429 was sent, or an
- * error. Counted before the password hash, so refused attempts cost no hashing either. */
+/* SecAuthRegisterLimit: OK when this client may register now, else 429 or 503 (recorded).
+ * Counted before the password hash, so refused attempts cost no hashing either. */
 static int claim_registration(secauth_req_t *req, ap_dbd_t *dbd)
 {
     request_rec *r = req->r;
@@ -500,13 +484,13 @@ static int claim_registration(secauth_req_t *req, ap_dbd_t *dbd)
     int claimed = 0;
 
     if (!req->conf->register_limit) {
-        return 1;
+        return OK;
     }
     args[0] = key;
     args[1] = &now;
     if (!key || secauth_db_exec(r, dbd, "secauth_acct_throttle_add", args, NULL)
                 == SECAUTH_DB_ERROR) {
-        return SECAUTH_DB_ERROR;
+        return secauth_unavailable(r);
     }
     args[0] = &now;
     args[1] = &now;
@@ -517,14 +501,14 @@ static int claim_registration(secauth_req_t *req, ap_dbd_t *dbd)
     args[6] = &req->conf->register_limit;
     if (secauth_db_exec(r, dbd, "secauth_acct_register_claim", args, &claimed)
         != SECAUTH_DB_OK) {
-        return SECAUTH_DB_ERROR;
+        return secauth_unavailable(r);
     }
     if (claimed == 1) {
-        return 1;
+        return OK;
     }
     args[0] = key;
     if (secauth_db_select(r, dbd, "secauth_acct_throttle_get", args, &state) != SECAUTH_DB_OK) {
-        return SECAUTH_DB_ERROR;
+        return secauth_unavailable(r);
     }
     end = state.nrows == 1 && state.rows[0][1] ? apr_atoi64(state.rows[0][1]) : now + 1;
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(614)
@@ -533,9 +517,8 @@ static int claim_registration(secauth_req_t *req, ap_dbd_t *dbd)
                   req->conf->register_window);
     apr_table_setn(r->headers_out, "Retry-After",
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT, end > now ? end - now : 1));
-    secauth_problem(r, HTTP_TOO_MANY_REQUESTS, "too many registrations from this address: "
-                    "try again later", NULL);
-    return 0;
+    return secauth_problem(r, HTTP_TOO_MANY_REQUESTS, "too many registrations from this "
+                           "address: try again later", NULL);
 }
 
 /* Login for a name without an account: the same lock check, the same one password hash, the
@@ -555,8 +538,9 @@ static int unknown_login(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
     if (secauth_db_select(r, dbd, "secauth_acct_throttle_get", args, &state) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
-    if (state.nrows == 1 && secauth_account_throttled(req, name, apr_atoi64(state.rows[0][1]))) {
-        return OK;
+    if (state.nrows == 1
+        && (rc = secauth_account_throttled(req, name, apr_atoi64(state.rows[0][1]))) != OK) {
+        return rc;
     }
     /* counted before the hash, as for an account (secauth_account_claim_attempt) */
     args[1] = &now;
@@ -577,8 +561,7 @@ static int unknown_login(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
             != SECAUTH_DB_OK) {
             return secauth_unavailable(r);
         }
-        refuse_locked(req, name, &state);
-        return OK;
+        return refuse_locked(req, name, &state);
     }
     (void)secauth_password_verify(r->pool, req->conf->dummy_hash, password);
 
@@ -674,7 +657,7 @@ int secauth_register(secauth_req_t *req)
     json_t *body;
     int rc, attempt, id = 0;
 
-    if (!(body = request_object(req, allowed, &rc))) {
+    if ((rc = secauth_read_object(req, allowed, &body)) != OK) {
         return rc;
     }
     secauth_register_validate(r->pool, body, req->conf->password_min_length,
@@ -689,8 +672,8 @@ int secauth_register(secauth_req_t *req)
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);
     }
-    if ((rc = claim_registration(req, dbd)) != 1) {
-        return rc == 0 ? OK : secauth_unavailable(r);
+    if ((rc = claim_registration(req, dbd)) != OK) {
+        return rc;
     }
     if (!(hash = secauth_password_hash(r->pool, &req->conf->argon2, password))) {
         return server_error(r, "password hashing failed");
@@ -733,7 +716,7 @@ int secauth_register(secauth_req_t *req)
 
 /* The account an enrolment token may act on: the named one (a normalized username), when the
  * token is its own, not revoked, and enrolment is still pending. Returns OK with *row, or
- * what the handler returns: 403/409/503 already sent, or 401 for httpd to render. */
+ * the status the handler returns: 403/409/503 recorded, or 401 for httpd to send. */
 static int pending_account(secauth_req_t *req, ap_dbd_t *dbd, const secauth_claims_t *claims,
                            const char *name, const char ***row_out)
 {
@@ -897,7 +880,7 @@ int secauth_verify_2fa(secauth_req_t *req)
     if ((rc = secauth_require_enrollment(r, &claims)) != OK) {
         return rc;
     }
-    if (!(body = request_object(req, allowed, &rc))) {
+    if ((rc = secauth_read_object(req, allowed, &body)) != OK) {
         return rc;
     }
     secauth_verify_validate(r->pool, body, &in, field_errors(req));
@@ -914,8 +897,8 @@ int secauth_verify_2fa(secauth_req_t *req)
     }
     user_id = atoi(row[U_ID]);
     if ((rc = secauth_account_claim_attempt(req, dbd, user_id, row[U_NAME],
-                                            apr_atoi64(row[U_LOCKED]))) != 1) {
-        return rc == 0 ? OK : secauth_unavailable(r);
+                                            apr_atoi64(row[U_LOCKED]))) != OK) {
+        return rc;
     }
     if (secauth_account_open_secret(r->pool, req->conf, user_id, row[U_NAME], row[U_SECRET],
                                     &secret, &len, &legacy) != 0) {
@@ -1014,7 +997,7 @@ int secauth_login(secauth_req_t *req)
     json_t *body;
     int rc, legacy = 0, replayed = 0, user_id;
 
-    if (!(body = request_object(req, allowed, &rc))) {
+    if ((rc = secauth_read_object(req, allowed, &body)) != OK) {
         return rc;
     }
     secauth_login_validate(r->pool, body, &in, field_errors(req));
@@ -1036,8 +1019,8 @@ int secauth_login(secauth_req_t *req)
     }
     user_id = atoi(row[U_ID]);
     if ((rc = secauth_account_claim_attempt(req, dbd, user_id, row[U_NAME],
-                                            apr_atoi64(row[U_LOCKED]))) != 1) {
-        return rc == 0 ? OK : secauth_unavailable(r);
+                                            apr_atoi64(row[U_LOCKED]))) != OK) {
+        return rc;
     }
     if (!secauth_password_verify(r->pool, row[U_PASSWORD], password)) {
         return login_failed(req, dbd, row, "wrong password");

@@ -27,20 +27,20 @@ int secauth_me(secauth_req_t *req);
 const char *secauth_account_secret_aad(apr_pool_t *p, int user_id, const char *username);
 
 /* Seals a secret for the account; NULL on failure. */
-const char *secauth_account_seal_secret(apr_pool_t *p, const secauth_server_conf *conf,
+const char *secauth_account_seal_secret(apr_pool_t *p, const secauth_server_conf_t *conf,
                                         int user_id, const char *username,
                                         const unsigned char *secret, apr_size_t len);
 
 /* Opens users.twofa_secret. Returns 0 with the raw secret, and *legacy set to 1 when the
  * stored value was plain Base32 (to be sealed by the caller); -1 when it opens neither way. */
-int secauth_account_open_secret(apr_pool_t *p, const secauth_server_conf *conf, int user_id,
+int secauth_account_open_secret(apr_pool_t *p, const secauth_server_conf_t *conf, int user_id,
                                 const char *username, const char *stored,
                                 unsigned char **secret, apr_size_t *len, int *legacy);
 
 /* ---- lockout (API.md §3), per account, in the database ---- */
 
-/* When locked_until (unix seconds) is still ahead, answers 429 with Retry-After, logs the
- * refusal, and returns 1 (the handler returns OK); else returns 0. */
+/* When locked_until (unix seconds) is still ahead, records 429 with Retry-After, logs the
+ * refusal, and returns 429; else returns OK. */
 int secauth_account_throttled(secauth_req_t *req, const char *username,
                               apr_int64_t locked_until);
 
@@ -51,8 +51,8 @@ int secauth_account_throttled(secauth_req_t *req, const char *username,
  * therefore cannot all pass the check before their failures count: at most that many run per
  * lockout. A success clears the count (secauth_account_accept_code, recovery codes,
  * secauth_account_clear_failures). locked_until is the value read with the account, refused
- * without a write. Returns 1 when the attempt goes on, 0 when the account is locked (429 with
- * Retry-After answered, the handler returns OK), SECAUTH_DB_ERROR. */
+ * without a write. Returns OK when the attempt goes on, else the status of the answer recorded for
+ * the handler to return: 429 with Retry-After when the account is locked, 503. */
 int secauth_account_claim_attempt(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
                                   const char *username, apr_int64_t locked_until);
 

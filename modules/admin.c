@@ -125,20 +125,6 @@ static int require_admin(secauth_req_t *req, const secauth_caller_t **caller)
     return secauth_require_role(req->r, *caller, admin_only);
 }
 
-/* The request body as an object of allowed members only; NULL when a problem was sent, and
- * *rc is then what the handler returns. */
-static json_t *read_object(secauth_req_t *req, const char *const *allowed, int *rc)
-{
-    json_t *body = NULL;
-
-    *rc = secauth_read_json(req, &body);
-    if (*rc != OK || !body) {
-        return NULL;
-    }
-    *rc = secauth_reject_unknown_fields(req, body, allowed);
-    return req->errors ? NULL : body;
-}
-
 static const char *client_ip(request_rec *r)
 {
     return r->useragent_ip ? r->useragent_ip : "-";
@@ -218,13 +204,10 @@ int secauth_users_list(secauth_req_t *req)
         json_array_append_new(list, user_json(r->pool, rows.rows[i], now));
     }
     if (rows.nrows > limit) {
-        /* the link keeps the mount prefix: r->uri ends with the route's own path */
-        apr_size_t uri_len = strlen(r->uri), path_len = strlen(req->path);
-        const char *prefix = uri_len > path_len
-            ? apr_pstrmemdup(r->pool, r->uri, uri_len - path_len) : "";
+        /* the link keeps the mount prefix: where the client reached the API */
         apr_table_setn(r->headers_out, "Link",
                        apr_psprintf(r->pool, "<%s/users?after=%s&limit=%d>; rel=\"next\"",
-                                    prefix, rows.rows[shown - 1][0], limit));
+                                    req->mount, rows.rows[shown - 1][0], limit));
     }
     return secauth_send_json(r, HTTP_OK, list);
 }
@@ -304,7 +287,7 @@ int secauth_users_patch(secauth_req_t *req)
     if ((rc = require_admin(req, &caller)) != OK) {
         return rc;
     }
-    if (!(body = read_object(req, fields, &rc))) {
+    if ((rc = secauth_read_object(req, fields, &body)) != OK) {
         return rc;
     }
     memset(&patch, 0, sizeof(patch));
@@ -531,7 +514,7 @@ int secauth_password_change(secauth_req_t *req)
 {
     static const char *const fields[] = {"current_password", "new_password", "code", NULL};
     request_rec *r = req->r;
-    secauth_server_conf *conf = req->conf;
+    secauth_server_conf_t *conf = req->conf;
     const secauth_caller_t *caller;
     const char *current, *fresh, *code, *why, *hash, **row;
     unsigned char *secret = NULL;
@@ -547,7 +530,7 @@ int secauth_password_change(secauth_req_t *req)
         return rc;
     }
     /* Everything that can be judged from the body alone is, before anything is consumed. */
-    if (!(body = read_object(req, fields, &rc))) {
+    if ((rc = secauth_read_object(req, fields, &body)) != OK) {
         return rc;
     }
     current = string_field(req, body, "current_password");
@@ -582,8 +565,8 @@ int secauth_password_change(secauth_req_t *req)
     }
     /* locked: 429 with Retry-After, even with the right credentials */
     if ((rc = secauth_account_claim_attempt(req, dbd, caller->user_id, row[0],
-                                            row[4] ? apr_atoi64(row[4]) : 0)) != 1) {
-        return rc == 0 ? OK : secauth_unavailable(r);
+                                            row[4] ? apr_atoi64(row[4]) : 0)) != OK) {
+        return rc;
     }
     /* the same order as login: the password, then the code, which a success consumes */
     if (!secauth_password_verify(r->pool, row[1], current)) {
@@ -725,7 +708,7 @@ static void bootstrap_server(apr_pool_t *p, server_rec *s, const char *name)
 
 void secauth_admin_bootstrap(apr_pool_t *p, server_rec *s)
 {
-    secauth_server_conf *main_conf = secauth_server_config(s);
+    secauth_server_conf_t *main_conf = secauth_server_config(s);
     server_rec *vs;
     apr_pool_t *scratch;
 
@@ -739,7 +722,7 @@ void secauth_admin_bootstrap(apr_pool_t *p, server_rec *s)
      * account (it may have a database of its own). A virtual host that merely inherits the
      * main server's line shares its pointer, and mostly its database: once is enough. */
     for (vs = s; vs; vs = vs->next) {
-        secauth_server_conf *conf = secauth_server_config(vs);
+        secauth_server_conf_t *conf = secauth_server_config(vs);
         if (conf->used && conf->bootstrap_admin
             && (vs == s || conf->bootstrap_admin != main_conf->bootstrap_admin)) {
             bootstrap_server(scratch, vs, conf->bootstrap_admin);

@@ -19,14 +19,14 @@ extern module AP_MODULE_DECLARE_DATA secauth_module;
 
 apr_array_header_t *secauth_mounts;
 
-secauth_server_conf *secauth_server_config(const server_rec *s)
+secauth_server_conf_t *secauth_server_config(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &secauth_module);
 }
 
 void *secauth_create_server_conf(apr_pool_t *p, server_rec *s)
 {
-    secauth_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    secauth_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
     (void)s;
     conf->alg = SECAUTH_UNSET;
     conf->key_specs = apr_array_make(p, 2, sizeof(secauth_key_spec_t));
@@ -49,8 +49,8 @@ void *secauth_create_server_conf(apr_pool_t *p, server_rec *s)
 
 void *secauth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 {
-    secauth_server_conf *base = basev, *add = addv;
-    secauth_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+    secauth_server_conf_t *base = basev, *add = addv;
+    secauth_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
     conf->used = base->used || add->used;
     MERGE_INT(alg);
@@ -76,9 +76,9 @@ void *secauth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     return conf;
 }
 
-static secauth_server_conf *cmd_conf(cmd_parms *cmd)
+static secauth_server_conf_t *cmd_conf(cmd_parms *cmd)
 {
-    secauth_server_conf *conf = secauth_server_config(cmd->server);
+    secauth_server_conf_t *conf = secauth_server_config(cmd->server);
     conf->used = 1;
     return conf;
 }
@@ -127,7 +127,7 @@ static int valid_kid(const char *kid)
 
 static const char *set_key(cmd_parms *cmd, void *dummy, const char *path, const char *kid)
 {
-    secauth_server_conf *conf = cmd_conf(cmd);
+    secauth_server_conf_t *conf = cmd_conf(cmd);
     secauth_key_spec_t *spec;
     int i;
     (void)dummy;
@@ -152,7 +152,7 @@ static const char *set_key(cmd_parms *cmd, void *dummy, const char *path, const 
 
 static const char *set_string(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    secauth_server_conf *conf = cmd_conf(cmd);
+    secauth_server_conf_t *conf = cmd_conf(cmd);
     const char *name = cmd->cmd->name;
     (void)dummy;
 
@@ -186,7 +186,7 @@ static const char *set_string(cmd_parms *cmd, void *dummy, const char *arg)
 
 static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    secauth_server_conf *conf = cmd_conf(cmd);
+    secauth_server_conf_t *conf = cmd_conf(cmd);
     const char *name = cmd->cmd->name;
     int v;
     const char *err;
@@ -220,7 +220,7 @@ static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
 
 static const char *set_password_hash(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
 {
-    secauth_server_conf *conf = cmd_conf(cmd);
+    secauth_server_conf_t *conf = cmd_conf(cmd);
     secauth_argon2_params_t params = {19456, 2, 1};
     int i, v;
     const char *err;
@@ -259,7 +259,7 @@ static const char *set_password_hash(cmd_parms *cmd, void *dummy, int argc, char
 static const char *set_lockout(cmd_parms *cmd, void *dummy, const char *failures,
                                const char *first, const char *longest)
 {
-    secauth_server_conf *conf = cmd_conf(cmd);
+    secauth_server_conf_t *conf = cmd_conf(cmd);
     const char *err;
     (void)dummy;
 
@@ -278,7 +278,7 @@ static const char *set_lockout(cmd_parms *cmd, void *dummy, const char *failures
 static const char *set_register_limit(cmd_parms *cmd, void *dummy, const char *count,
                                       const char *seconds)
 {
-    secauth_server_conf *conf = cmd_conf(cmd);
+    secauth_server_conf_t *conf = cmd_conf(cmd);
     const char *err;
     (void)dummy;
 
@@ -374,7 +374,7 @@ static unsigned char *read_secret_file(apr_pool_t *p, server_rec *s, const char 
     return buf;
 }
 
-static const char *load_keys(apr_pool_t *p, server_rec *s, secauth_server_conf *conf)
+static const char *load_keys(apr_pool_t *p, server_rec *s, secauth_server_conf_t *conf)
 {
     int i;
     const char *err;
@@ -400,7 +400,7 @@ static const char *load_keys(apr_pool_t *p, server_rec *s, secauth_server_conf *
     return NULL;
 }
 
-static const char *load_encryption_key(apr_pool_t *p, server_rec *s, secauth_server_conf *conf)
+static const char *load_encryption_key(apr_pool_t *p, server_rec *s, secauth_server_conf_t *conf)
 {
     apr_size_t len;
     const char *err;
@@ -423,7 +423,7 @@ static const char *load_encryption_key(apr_pool_t *p, server_rec *s, secauth_ser
     return NULL;
 }
 
-static void apply_defaults(secauth_server_conf *conf)
+static void apply_defaults(secauth_server_conf_t *conf)
 {
     if (conf->alg == SECAUTH_UNSET) conf->alg = SECAUTH_ALG_HS256;
     if (!conf->issuer) conf->issuer = "secauth";
@@ -582,7 +582,7 @@ int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec 
     qsort(secauth_mounts->elts, secauth_mounts->nelts, sizeof(const char *), longest_first);
 
     for (vs = s; vs; vs = vs->next) {
-        secauth_server_conf *conf = secauth_server_config(vs);
+        secauth_server_conf_t *conf = secauth_server_config(vs);
         const char *err = NULL;
 
         if (vs != s && conf == secauth_server_config(s)) {

@@ -58,7 +58,7 @@ typedef struct {
     /* database */
     const char *db_driver;            /* "mysql" or "sqlite3", from DBDriver */
     int db_retry_after;               /* Retry-After seconds sent with 503 */
-} secauth_server_conf;
+} secauth_server_conf_t;
 
 typedef struct {
     const char *path;
@@ -80,7 +80,7 @@ extern const command_rec secauth_directives[];
 /* Prefixes of the <Location>s that hold "SetHandler secauth", longest first. */
 extern apr_array_header_t *secauth_mounts;
 
-secauth_server_conf *secauth_server_config(const server_rec *s);
+secauth_server_conf_t *secauth_server_config(const server_rec *s);
 
 /* Whether the module's statements are prepared for server s itself: the main server, and a
  * <VirtualHost> with SecAuth directives and a database (DBDriver/DBDParams) of its own. Other

@@ -3,6 +3,7 @@
  * rows copied out so the connection is free again, and errors logged but never shown. */
 #include "db.h"
 #include "metrics.h"
+#include "request.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -92,7 +93,6 @@ static void sqlite_busy_timeout(request_rec *r, ap_dbd_t *dbd)
  * may share one pool between servers: every resting connection goes back first), and when
  * DBDPersist Off made them for one request only. */
 #define REUSE_WINDOW apr_time_from_msec(250)
-#define HELD_KEY "secauth-dbd"
 
 typedef struct resting {
     ap_dbd_t *dbd;
@@ -101,7 +101,7 @@ typedef struct resting {
     struct resting *next;
 } resting_t;
 
-typedef struct {
+typedef struct secauth_held_t {
     ap_dbd_t *dbd;
     server_rec *s;
     apr_pool_t *pool;             /* the initial request's */
@@ -316,11 +316,11 @@ static request_rec *initial_request(request_rec *r)
 static void log_failure(request_rec *r, secauth_fail_t cause, const char *label,
                         const char *msg);
 
+/* The connection the request holds: in the context of the initial request (request.h). */
 static held_t *held_connection(request_rec *r)
 {
-    void *held = NULL;
-    apr_pool_userdata_get(&held, HELD_KEY, initial_request(r)->pool);
-    return held;
+    secauth_req_t *req = secauth_request_find(initial_request(r));
+    return req ? req->held : NULL;
 }
 
 /* After the database comes back, the pool still holds connections to the old server: mod_dbd
@@ -362,7 +362,7 @@ ap_dbd_t *secauth_db_acquire(request_rec *r)
     held->dbd = dbd;
     held->s = initial->server;
     held->pool = initial->pool;
-    apr_pool_userdata_setn(held, HELD_KEY, NULL, initial->pool);
+    secauth_request(initial)->held = held;
     apr_pool_pre_cleanup_register(initial->pool, held, release_connection);
     sqlite_busy_timeout(r, dbd);
     return dbd;

@@ -14,8 +14,6 @@
 
 APLOG_USE_MODULE(secauth);
 
-#define API_NOTE "secauth-api"
-#define DETAIL_NOTE "secauth-detail"
 #define JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 static apr_status_t json_cleanup(void *value)
@@ -41,17 +39,26 @@ static void set_common_headers(request_rec *r)
 int secauth_send_bytes(request_rec *r, int status, const char *content_type,
                        const void *data, apr_size_t len)
 {
+    secauth_request(r)->sent = 1;
     r->status = status;
     set_common_headers(r);
     if (status == HTTP_NO_CONTENT) {
-        return OK;
+        return status;
     }
     ap_set_content_type(r, content_type);
     ap_set_content_length(r, len);
     if (!r->header_only && len) {
         ap_rwrite(data, (int)len, r);
     }
-    return OK;
+    return status;
+}
+
+int secauth_send_not_modified(request_rec *r)
+{
+    secauth_request(r)->sent = 1;
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    r->status = HTTP_NOT_MODIFIED;
+    return HTTP_NOT_MODIFIED;
 }
 
 static char *dump_json(apr_pool_t *p, json_t *value, apr_size_t *len)
@@ -107,24 +114,60 @@ static json_t *problem_body(int status, const char *detail, json_t *extra)
     return body;
 }
 
-int secauth_problem(request_rec *r, int status, const char *detail, json_t *extra)
+/* The one problem+json renderer: the body of r's answer with status, with the detail (and extra
+ * members) recorded in the context: for the module's own answers the problem of that status;
+ * for an error page of httpd (error_page 1) the access check's detail, which is what httpd is
+ * sending. JSON text from r->pool; NULL when it cannot be encoded. */
+static char *problem_text(request_rec *r, int status, int error_page, apr_size_t *len)
 {
-    json_t *body = problem_body(status, detail, extra);
-    apr_size_t len = 0;
-    char *text = dump_json(r->pool, body, &len);
+    secauth_req_t *req = secauth_request_find(r);
+    const secauth_problem_t *p = req ? &req->problem : NULL;
+    int use = p && (error_page ? p->by_httpd : p->status == status);
+    json_t *body;
+    char *text;
 
+    body = problem_body(status, use ? p->detail : NULL,
+                        use && p->extra ? json_incref(p->extra) : NULL);
+    text = dump_json(r->pool, body, len);
     json_decref(body);
+    return text;
+}
+
+/* Sends the problem the module answers itself. */
+static void render_problem(request_rec *r, int status)
+{
+    apr_size_t len = 0;
+    char *text = problem_text(r, status, 0, &len);
+
     if (status == HTTP_REQUEST_ENTITY_TOO_LARGE || status == HTTP_UNSUPPORTED_MEDIA_TYPE) {
         /* the body was not read: close rather than let httpd read and discard all of it */
         r->connection->keepalive = AP_CONN_CLOSE;
     }
-    return secauth_send_bytes(r, status, "application/problem+json", text, len);
+    secauth_send_bytes(r, status, "application/problem+json", text, len);
+}
+
+int secauth_problem(request_rec *r, int status, const char *detail, json_t *extra)
+{
+    secauth_req_t *req = secauth_request(r);
+
+    req->api = 1;
+    req->problem.status = status;
+    req->problem.detail = detail;
+    req->problem.extra = secauth_json_pool(r->pool, extra);
+    req->problem.by_httpd = 0;
+    return status;
+}
+
+int secauth_for_httpd(request_rec *r, int status)
+{
+    secauth_request(r)->problem.by_httpd = 1;
+    return status;
 }
 
 int secauth_unavailable(request_rec *r)
 {
-    secauth_server_conf *conf = secauth_server_config(r->server);
-    apr_table_setn(r->headers_out, "Retry-After",
+    secauth_server_conf_t *conf = secauth_server_config(r->server);
+    apr_table_setn(r->err_headers_out, "Retry-After",
                    apr_itoa(r->pool, conf ? conf->db_retry_after : 5));
     return secauth_problem(r, HTTP_SERVICE_UNAVAILABLE, "the database is unavailable", NULL);
 }
@@ -200,7 +243,22 @@ static int read_body(secauth_req_t *req, char **buf, apr_size_t *len)
     return OK;
 }
 
-int secauth_read_json(secauth_req_t *req, json_t **body)
+/* 400 naming the first member of body that is not in allowed (NULL-terminated); OK else. */
+static int reject_unknown_fields(secauth_req_t *req, json_t *body, const char *const *allowed)
+{
+    json_t *unknown = secauth_json_pool(req->r->pool, json_array());
+    json_t *e;
+    size_t i;
+
+    secauth_unknown_fields(body, allowed, unknown);
+    json_array_foreach(unknown, i, e) {
+        secauth_field_error(req, json_string_value(json_object_get(e, "field")),
+                            json_string_value(json_object_get(e, "detail")));
+    }
+    return req->errors ? secauth_send_field_errors(req) : OK;
+}
+
+int secauth_read_object(secauth_req_t *req, const char *const *allowed, json_t **body)
 {
     request_rec *r = req->r;
     const char *err = NULL;
@@ -213,14 +271,14 @@ int secauth_read_json(secauth_req_t *req, json_t **body)
         return secauth_problem(r, HTTP_UNSUPPORTED_MEDIA_TYPE,
                                "the body must be application/json (charset utf-8)", NULL);
     }
-    if ((rc = read_body(req, &buf, &len)) != OK || r->status >= 400) {
-        return rc == OK ? DONE : rc;
+    if ((rc = read_body(req, &buf, &len)) != OK) {
+        return rc;
     }
     if (!(value = secauth_json_body(r->pool, buf, len, &err))) {
         return secauth_problem(r, HTTP_BAD_REQUEST, err, NULL);
     }
     *body = secauth_json_pool(r->pool, value);
-    return OK;
+    return reject_unknown_fields(req, *body, allowed);
 }
 
 /* A query value as a decimal in [min, max]; -1 when malformed. */
@@ -266,38 +324,29 @@ int secauth_parse_paging(secauth_req_t *req, const char *id_detail, int *limit, 
     return req->errors ? 0 : 1;
 }
 
-int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *const *allowed)
-{
-    json_t *unknown = secauth_json_pool(req->r->pool, json_array());
-    json_t *e;
-    size_t i;
-
-    secauth_unknown_fields(body, allowed, unknown);
-    json_array_foreach(unknown, i, e) {
-        secauth_field_error(req, json_string_value(json_object_get(e, "field")),
-                            json_string_value(json_object_get(e, "detail")));
-    }
-    return req->errors ? secauth_send_field_errors(req) : OK;
-}
-
-/* The path below the longest mount that r->uri is under, or NULL when it is under none. */
-static const char *mounted_path(request_rec *r)
+/* The longest mount that r->uri is under, or NULL when it is under none. */
+static const char *mount_of(request_rec *r)
 {
     int i;
     for (i = 0; i < secauth_mounts->nelts; i++) {
         const char *m = APR_ARRAY_IDX(secauth_mounts, i, const char *);
         apr_size_t n = strlen(m);
         if (!strncmp(r->uri, m, n) && (r->uri[n] == '/' || r->uri[n] == '\0')) {
-            return r->uri[n] ? r->uri + n : "/";
+            return m;
         }
     }
     return NULL;
 }
 
-static const char *relative_path(request_rec *r)
+/* Where the API is mounted for r and the path below it; 0 when r->uri is under no mount (the
+ * path is then the whole URI). */
+static int locate(secauth_req_t *req)
 {
-    const char *path = mounted_path(r);
-    return path ? path : r->uri;
+    const char *uri = req->r->uri, *m = mount_of(req->r);
+
+    req->mount = m ? m : "";
+    req->path = !m ? uri : uri[strlen(m)] ? uri + strlen(m) : "/";
+    return m != NULL;
 }
 
 /* The Allow value of a known path (every route's method, HEAD with GET), or NULL when path
@@ -324,84 +373,124 @@ static const char *route_allow(apr_pool_t *p, const secauth_route_t *routes, con
     return allow;
 }
 
-int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
+/* What the handler hands to httpd once a route answered with status: an answer sent is done;
+ * a problem the module renders is rendered now; any other status (the access check's answers)
+ * is httpd's to send. */
+static int answer(request_rec *r, int status)
 {
-    secauth_req_t *req;
-    const secauth_route_t *route;
-    int path_known = 0, bad_id = 0;
+    secauth_req_t *req = secauth_request(r);
 
-    if (!r->handler || strcmp(r->handler, "secauth")) {
-        return DECLINED;
+    if (req->sent) {
+        return OK;
     }
-    req = apr_pcalloc(r->pool, sizeof(*req));
-    req->r = r;
-    req->conf = secauth_server_config(r->server);
-    req->path = relative_path(r);
+    if (status == req->problem.status && !req->problem.by_httpd) {
+        render_problem(r, status);
+        return OK;
+    }
+    return status;
+}
+
+/* The route of req->path and r->method: 1 with *found, or 0 with the reason in *known (the
+ * path is a route's, with another method) and *bad_id (a route's path, with a malformed id). */
+static int find_route(secauth_req_t *req, const secauth_route_t *routes,
+                      const secauth_route_t **found, int *known, int *bad_id)
+{
+    request_rec *r = req->r;
+    const secauth_route_t *route;
 
     for (route = routes; route->method; route++) {
         int m = secauth_route_match(r->pool, route->pattern, req->path, &req->id, &req->param);
         if (!m) continue;
-        if (!path_known) {
-            path_known = 1;
-            apr_table_setn(r->notes, API_NOTE, "1");
-        }
+        *known = 1;
         if (m < 0) {
-            bad_id = 1;
+            *bad_id = 1;
             continue;
         }
         if (!strcmp(r->method, route->method)
             || (r->header_only && !strcmp(route->method, "GET"))) {
-            if (!req->conf->used) {
-                return secauth_problem(r, HTTP_SERVICE_UNAVAILABLE,
-                                       "mod_secauth is not configured for this server", NULL);
-            }
-            return secauth_metrics_route_done(r, route, route->fn(req));
+            *found = route;
+            return 1;
         }
     }
-    if (!path_known) {
+    return 0;
+}
+
+int secauth_dispatch(request_rec *r, const secauth_route_t *routes)
+{
+    secauth_req_t *req;
+    const secauth_route_t *route = NULL;
+    int known = 0, bad_id = 0, status;
+
+    if (!r->handler || strcmp(r->handler, "secauth")) {
         return DECLINED;
     }
-    if (bad_id) {
-        return secauth_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
+    req = secauth_request(r);
+    locate(req);
+    if (!find_route(req, routes, &route, &known, &bad_id) && !known) {
+        return DECLINED;
     }
-    apr_table_setn(r->headers_out, "Allow", route_allow(r->pool, routes, req->path, NULL));
-    if (r->method_number == M_OPTIONS) {
-        return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
+    req->api = 1;
+    if (!route) {
+        if (bad_id) {
+            return answer(r, secauth_problem(r, HTTP_NOT_FOUND, "no such resource", NULL));
+        }
+        apr_table_setn(r->headers_out, "Allow", route_allow(r->pool, routes, req->path, NULL));
+        if (r->method_number == M_OPTIONS) {
+            return answer(r, secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0));
+        }
+        return answer(r, secauth_problem(r, HTTP_METHOD_NOT_ALLOWED,
+                                         apr_psprintf(r->pool, "%s is not allowed here",
+                                                      r->method), NULL));
     }
-    return secauth_problem(r, HTTP_METHOD_NOT_ALLOWED,
-                           apr_psprintf(r->pool, "%s is not allowed here", r->method), NULL);
+    if (!req->conf->used) {
+        return answer(r, secauth_problem(r, HTTP_SERVICE_UNAVAILABLE,
+                                         "mod_secauth is not configured for this server", NULL));
+    }
+    status = route->fn(req);
+    secauth_metrics_route_done(r, route, status);
+    return answer(r, status);
 }
 
 int secauth_claim_route(request_rec *r, const secauth_route_t *routes)
 {
-    if (r->handler && !strcmp(r->handler, "secauth") && r->finfo.filetype == APR_DIR
-        && route_allow(r->pool, routes, relative_path(r), NULL)) {
-        r->finfo.filetype = APR_NOFILE;
+    secauth_req_t *req;
+
+    if (r->handler && !strcmp(r->handler, "secauth") && r->finfo.filetype == APR_DIR) {
+        req = secauth_request(r);
+        locate(req);
+        if (route_allow(r->pool, routes, req->path, NULL)) {
+            r->finfo.filetype = APR_NOFILE;
+        }
     }
     return DECLINED;
 }
 
 int secauth_refuse_trace(request_rec *r, const secauth_route_t *routes)
 {
-    const char *allow, *path;
+    secauth_req_t *req;
+    const char *allow;
     int bad_id = 0;
 
-    if (r->method_number != M_TRACE || !secauth_server_config(r->server)->used
-        || !(path = mounted_path(r))) {
+    if (r->method_number != M_TRACE || !secauth_server_config(r->server)->used) {
         return DECLINED;
     }
-    allow = route_allow(r->pool, routes, path, &bad_id);
+    req = secauth_request(r);
+    if (!locate(req)) {
+        return DECLINED;
+    }
+    allow = route_allow(r->pool, routes, req->path, &bad_id);
     if (!allow && !bad_id) {
         return DECLINED;
     }
-    apr_table_setn(r->notes, API_NOTE, "1");
+    req->api = 1;
     if (!allow) {
         /* a route's path with a malformed id: what any method gets there */
-        secauth_problem(r, HTTP_NOT_FOUND, "no such resource", NULL);
+        render_problem(r, secauth_problem(r, HTTP_NOT_FOUND, "no such resource", NULL));
         return DONE;
     }
     apr_table_setn(r->headers_out, "Allow", allow);
-    secauth_problem(r, HTTP_METHOD_NOT_ALLOWED, "TRACE is not allowed here", NULL);
+    render_problem(r, secauth_problem(r, HTTP_METHOD_NOT_ALLOWED, "TRACE is not allowed here",
+                                      NULL));
     return DONE;
 }
 
@@ -422,12 +511,6 @@ int secauth_accepts(request_rec *r, const char *type)
     return 0;
 }
 
-void secauth_set_error_detail(request_rec *r, const char *detail)
-{
-    apr_table_setn(r->notes, API_NOTE, "1");
-    apr_table_setn(r->notes, DETAIL_NOTE, detail);
-}
-
 /* Drops httpd's HTML error page and sends problem+json instead: the error pages of the API's
  * locations (401/403 from the access check, 413 from LimitRequestBody...) stay machine-readable. */
 static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -444,10 +527,8 @@ static apr_status_t problem_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
         next = APR_BUCKET_NEXT(b);
         if (APR_BUCKET_IS_EOS(b)) {
-            json_t *body = problem_body(r->status, apr_table_get(r->notes, DETAIL_NOTE), NULL);
             apr_size_t len = 0;
-            char *text = dump_json(r->pool, body, &len);
-            json_decref(body);
+            char *text = problem_text(r, r->status, 1, &len);
             if (text) {
                 APR_BUCKET_INSERT_BEFORE(b, apr_bucket_pool_create(text, len, r->pool,
                                                                    f->c->bucket_alloc));
@@ -468,7 +549,8 @@ void secauth_register_error_filter(void)
 
 void secauth_insert_error_filter(request_rec *r)
 {
-    if (apr_table_get(r->notes, API_NOTE)) {
+    secauth_req_t *req = secauth_request_find(r);
+    if (req && req->api) {
         ap_add_output_filter("SECAUTH_PROBLEM", NULL, r, r->connection);
     }
 }

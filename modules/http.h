@@ -1,6 +1,12 @@
-/* http.h — the HTTP plumbing every route shares: the request context, body reading with a
- * limit, strict JSON parsing, JSON and problem+json (RFC 9457) responses, field validation
- * errors, the error filter that keeps httpd's own errors in problem+json, and routing. */
+/* http.h — the HTTP plumbing every route shares: body reading with a limit, strict JSON
+ * parsing, JSON responses, the one problem+json (RFC 9457) renderer, field validation errors,
+ * the error filter that keeps httpd's own errors in problem+json, and routing.
+ *
+ * The error convention: a handler returns the HTTP status of its answer. A success is sent by
+ * secauth_send_json/secauth_send_bytes, which return the status they sent; a failure is recorded
+ * by secauth_problem (or secauth_unavailable, secauth_send_field_errors), which returns its
+ * status, and the dispatcher renders it. What the access check answers (its RFC 6750 challenges)
+ * httpd's error path sends, and the error filter renders with the same renderer. */
 #ifndef SECAUTH_HTTP_H
 #define SECAUTH_HTTP_H
 
@@ -9,15 +15,7 @@
 
 #include "config.h"
 #include "parse.h"
-
-typedef struct {
-    request_rec *r;
-    secauth_server_conf *conf;
-    const char *path;       /* the path below the mount point, e.g. "/products/7" */
-    const char *param;      /* the {username} of /generate-qr/{username}, decoded */
-    int id;                 /* the {id} of /products/{id} and /users/{id}/... */
-    json_t *errors;         /* field errors collected by validation, or NULL */
-} secauth_req_t;
+#include "request.h"
 
 typedef int (*secauth_handler_fn)(secauth_req_t *req);
 
@@ -42,15 +40,13 @@ int secauth_claim_route(request_rec *r, const secauth_route_t *routes);
  * hand back the caller's Authorization header and cookies; DECLINED for any other request. */
 int secauth_refuse_trace(request_rec *r, const secauth_route_t *routes);
 
-/* Reads and parses the request body: 415 unless application/json (charset utf-8 allowed),
- * 413 past SecAuthMaxBody (without reading further), 400 for invalid JSON, duplicate keys,
- * a top level that is not an object, or NUL characters. On success returns OK and sets *body
- * (freed with the request pool); otherwise the problem response is already sent and the
- * return value is what the handler returns. */
-int secauth_read_json(secauth_req_t *req, json_t **body);
-
-/* 400 naming the first member of body that is not in allowed (NULL-terminated); OK else. */
-int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *const *allowed);
+/* The one body reader: reads and parses the request body: 415 unless application/json
+ * (charset utf-8 allowed), 413 past SecAuthMaxBody (without reading further), 400 for invalid
+ * JSON, duplicate keys, a top level that is not an object, or NUL characters, and 400 with a
+ * field error for each member not in allowed (NULL-terminated). On success returns OK and sets
+ * *body (freed with the request pool); otherwise the status of the problem recorded, for the
+ * handler to return. */
+int secauth_read_object(secauth_req_t *req, const char *const *allowed, json_t **body);
 
 /* ?limit=1..1000 (default 100) and ?after=ID (0 or absent: from the start), the paging of every
  * list route; other parameters are ignored and a repeated one is an error rather than a guess.
@@ -60,26 +56,36 @@ int secauth_reject_unknown_fields(secauth_req_t *req, json_t *body, const char *
 #define SECAUTH_PAGE_MAX 1000
 int secauth_parse_paging(secauth_req_t *req, const char *id_detail, int *limit, int *after);
 
-/* Collects a field error; secauth_send_field_errors answers 400 with them all. */
+/* Collects a field error; secauth_send_field_errors records the 400 answer with them all and
+ * returns 400. */
 void secauth_field_error(secauth_req_t *req, const char *field, const char *detail);
 int secauth_send_field_errors(secauth_req_t *req);
 
-/* Sends value (stolen: decref'd here) as application/json with status; returns OK. */
+/* Sends value (stolen: decref'd here) as application/json with status; returns status (500
+ * recorded when it cannot be encoded). */
 int secauth_send_json(request_rec *r, int status, json_t *value);
 
 /* value (stolen: decref'd here) as the compact JSON text every response uses, in p; NULL when
  * it cannot be encoded. */
 char *secauth_json_text(apr_pool_t *p, json_t *value, apr_size_t *len);
 
-/* Sends bytes with a content type, Cache-Control: no-store; returns OK. */
+/* Sends bytes with a content type, Cache-Control: no-store; returns status. */
 int secauth_send_bytes(request_rec *r, int status, const char *content_type,
                        const void *data, apr_size_t len);
 
-/* Sends an application/problem+json error; extra (stolen, may be NULL) is merged into the
- * body. Returns OK (the response is complete). */
+/* 304 Not Modified (no body); returns 304. */
+int secauth_send_not_modified(request_rec *r);
+
+/* Records the request's application/problem+json answer; extra (stolen, may be NULL) is merged
+ * into the body. Returns status, for the handler to return: the dispatcher renders it. */
 int secauth_problem(request_rec *r, int status, const char *detail, json_t *extra);
 
-/* 503 with Retry-After: the database cannot be reached. */
+/* For the access check's answers: the problem just recorded is httpd's to send (the access
+ * hook returns status to httpd, whose error path sends err_headers_out: the RFC 6750 challenge),
+ * and the error filter renders its body. Returns status. */
+int secauth_for_httpd(request_rec *r, int status);
+
+/* 503 with Retry-After: the database cannot be reached. Returns 503 (recorded as above). */
 int secauth_unavailable(request_rec *r);
 
 /* Registers an apr pool cleanup that json_decref's value. Returns value. */
@@ -89,9 +95,6 @@ json_t *secauth_json_pool(apr_pool_t *p, json_t *value);
  * this module (the handler, or AuthType Bearer). */
 void secauth_register_error_filter(void);
 void secauth_insert_error_filter(request_rec *r);
-
-/* Note for the error filter: the detail of an error httpd will render. */
-void secauth_set_error_detail(request_rec *r, const char *detail);
 
 /* Content negotiation: 1 when the Accept header names type (exactly, not through a wildcard). */
 int secauth_accepts(request_rec *r, const char *type);

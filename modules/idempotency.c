@@ -82,9 +82,9 @@ int secauth_idem_header(secauth_req_t *req, int user_id, secauth_idem_t *idem)
     }
     idem->key = parse_key(req->r->pool, h);
     if (!idem->key || strlen(idem->key) > KEY_MAX) {
-        secauth_problem(req->r, HTTP_BAD_REQUEST,
-                        "Idempotency-Key must be one quoted string of 1 to 255 printable ASCII "
-                        "characters", NULL);
+        idem->status = secauth_problem(req->r, HTTP_BAD_REQUEST, "Idempotency-Key must be one "
+                                       "quoted string of 1 to 255 printable ASCII characters",
+                                       NULL);
         return SECAUTH_IDEM_ANSWERED;
     }
     idem->user_id = user_id;
@@ -115,7 +115,7 @@ int secauth_idem_send(request_rec *r, int status, const char *location, const ch
     return secauth_send_bytes(r, status, "application/json; charset=utf-8", body, strlen(body));
 }
 
-int secauth_idem_replay(secauth_req_t *req, ap_dbd_t *dbd, const secauth_idem_t *idem)
+int secauth_idem_replay(secauth_req_t *req, ap_dbd_t *dbd, secauth_idem_t *idem)
 {
     request_rec *r = req->r;
     apr_int64_t now = apr_time_sec(apr_time_now());
@@ -142,12 +142,13 @@ int secauth_idem_replay(secauth_req_t *req, ap_dbd_t *dbd, const secauth_idem_t 
                ? SECAUTH_IDEM_NEW : SECAUTH_IDEM_FAILED;
     }
     if (!row[0] || strcmp(row[0], idem->fingerprint)) {
-        secauth_problem(r, HTTP_UNPROCESSABLE_ENTITY,
-                        "this Idempotency-Key was used with another request", NULL);
+        idem->status = secauth_problem(r, HTTP_UNPROCESSABLE_ENTITY,
+                                       "this Idempotency-Key was used with another request",
+                                       NULL);
         return SECAUTH_IDEM_ANSWERED;
     }
-    secauth_idem_send(r, row[1] ? atoi(row[1]) : HTTP_OK, row[2], row[3], row[4] ? row[4] : "",
-                      1);
+    idem->status = secauth_idem_send(r, row[1] ? atoi(row[1]) : HTTP_OK, row[2], row[3],
+                                     row[4] ? row[4] : "", 1);
     return SECAUTH_IDEM_ANSWERED;
 }
 

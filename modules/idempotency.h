@@ -17,12 +17,14 @@ typedef struct {
     const char *key;          /* the client's key, unquoted */
     int user_id;              /* keys are the caller's own: another caller's never match */
     const char *fingerprint;  /* SHA-256 hex of the route and the request's meaning */
+    int status;               /* when ANSWERED: the status of the answer, sent or recorded */
 } secauth_idem_t;
 
 /* Outcomes of secauth_idem_header and secauth_idem_replay. */
 #define SECAUTH_IDEM_NONE      0   /* no header: proceed as before */
 #define SECAUTH_IDEM_NEW       1   /* a key not seen (or expired): run the request, then store */
-#define SECAUTH_IDEM_ANSWERED  2   /* the response is sent (replay, 400, 422) */
+#define SECAUTH_IDEM_ANSWERED  2   /* answered (a replay sent, 400 or 422 recorded): the
+                                    * handler returns idem->status */
 #define SECAUTH_IDEM_FAILED   -1   /* database error (logged): the caller answers 503 */
 
 /* Reads the header: NONE, NEW with idem->key set, or ANSWERED (400 for a malformed key). */
@@ -35,7 +37,7 @@ void secauth_idem_bind(apr_pool_t *p, secauth_idem_t *idem, const char *route,
 
 /* Looks the key up: NEW when unknown, ANSWERED after sending the stored answer (or 422 when
  * the key came with another request), FAILED on a database error. */
-int secauth_idem_replay(secauth_req_t *req, ap_dbd_t *dbd, const secauth_idem_t *idem);
+int secauth_idem_replay(secauth_req_t *req, ap_dbd_t *dbd, secauth_idem_t *idem);
 
 /* Inside the caller's transaction, after its write: stores the answer. SECAUTH_DB_DUPLICATE
  * when a concurrent request with the key got in first. */

@@ -59,26 +59,20 @@ typedef struct {
     const char *updated_at;
 } product_t;
 
-/* Reads and validates a body: OK with *in filled, or the handler's return value (the 4xx
- * answer is already sent). */
+/* Reads and validates a body: OK with *in filled, or the status of the 4xx answer recorded. */
 static int read_input(secauth_req_t *req, int creating, secauth_product_input_t *in)
 {
     json_t *body = NULL, *errors;
     int rc;
 
-    if ((rc = secauth_read_json(req, &body)) != OK) {
+    if ((rc = secauth_read_object(req, product_fields, &body)) != OK) {
         return rc;
-    }
-    if ((rc = secauth_reject_unknown_fields(req, body, product_fields)) != OK
-        || req->r->status >= 400) {
-        return rc == OK ? DONE : rc;
     }
     errors = secauth_json_pool(req->r->pool, json_array());
     secauth_product_validate(req->r->pool, body, creating, in, errors);
     if (json_array_size(errors)) {
         req->errors = errors;
-        secauth_send_field_errors(req);
-        return DONE;
+        return secauth_send_field_errors(req);
     }
     return OK;
 }
@@ -145,9 +139,7 @@ static int send_rendered(request_rec *r, const char *etag, const char *body, apr
     apr_table_setn(r->headers_out, "ETag", etag);
     if (apr_table_get(r->headers_in, "If-None-Match")
         && ap_meets_conditions(r) == HTTP_NOT_MODIFIED) {
-        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-        r->status = HTTP_NOT_MODIFIED;
-        return OK;
+        return secauth_send_not_modified(r);
     }
     return secauth_send_bytes(r, HTTP_OK, "application/json; charset=utf-8", body, len);
 }
@@ -192,15 +184,6 @@ static int send_product_read(secauth_req_t *req, const char *key, const product_
     entry = apr_pstrcat(r->pool, etag, "\n", body, NULL);
     secauth_cache_put(r, key, r->request_time + apr_time_from_sec(3600), entry, strlen(entry));
     return send_rendered(r, etag, body, len);
-}
-
-/* The part of the URI above the API's routes ("" when mounted at /, "/api" at /api), so that
- * Location and Link point where the client reached the API. */
-static const char *mount_prefix(secauth_req_t *req)
-{
-    apr_size_t uri_len = strlen(req->r->uri), path_len = strlen(req->path);
-    return uri_len > path_len ? apr_pstrmemdup(req->r->pool, req->r->uri, uri_len - path_len)
-                              : "";
 }
 
 /* UTC now as both drivers store it; passed from here so MySQL and SQLite agree. */
@@ -364,7 +347,7 @@ static int insert_once(secauth_req_t *req, ap_dbd_t *dbd, const secauth_product_
         json_decref(json);
         *body = text ? apr_pstrdup(r->pool, text) : NULL;
         free(text);
-        *location = apr_psprintf(r->pool, "%s/products/%d", mount_prefix(req), id);
+        *location = apr_psprintf(r->pool, "%s/products/%d", req->mount, id);
         *etag = etag_of(r->pool, &prod);
         rc = *body ? secauth_idem_store(req, dbd, idem, HTTP_CREATED, *location, *etag, *body)
                    : SECAUTH_DB_ERROR;
@@ -388,7 +371,7 @@ static int create_once(secauth_req_t *req, ap_dbd_t *dbd, const secauth_product_
     secauth_idem_bind(r->pool, idem, "POST /products", canonical_input(r->pool, in));
     for (attempt = 0; ; attempt++) {
         rc = secauth_idem_replay(req, dbd, idem);
-        if (rc == SECAUTH_IDEM_ANSWERED) return OK;
+        if (rc == SECAUTH_IDEM_ANSWERED) return idem->status;
         if (rc != SECAUTH_IDEM_NEW) return secauth_unavailable(r);
         rc = insert_once(req, dbd, in, idem, &location, &etag, &body);
         if (rc == SECAUTH_DB_OK) {
@@ -399,7 +382,7 @@ static int create_once(secauth_req_t *req, ap_dbd_t *dbd, const secauth_product_
             /* the same key committed by a concurrent request: its answer, or 409 while it
              * is not yet visible here */
             rc = secauth_idem_replay(req, dbd, idem);
-            if (rc == SECAUTH_IDEM_ANSWERED) return OK;
+            if (rc == SECAUTH_IDEM_ANSWERED) return idem->status;
             if (rc != SECAUTH_IDEM_NEW) return secauth_unavailable(r);
             return secauth_problem(r, HTTP_CONFLICT,
                                    "a request with this Idempotency-Key is in progress", NULL);
@@ -424,10 +407,10 @@ int secauth_products_create(secauth_req_t *req)
     if ((rc = authorize(req, 1)) != OK || (rc = read_input(req, 1, &in)) != OK) {
         return rc;
     }
-    caller = secauth_caller(r);
+    caller = req->caller;
     if ((rc = secauth_idem_header(req, caller ? caller->user_id : 0, &idem))
         == SECAUTH_IDEM_ANSWERED) {
-        return OK;
+        return idem.status;
     }
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);
@@ -448,7 +431,7 @@ int secauth_products_create(secauth_req_t *req)
     prod.version = 1;
     prod.created_at = prod.updated_at = now;
     apr_table_setn(r->headers_out, "Location",
-                   apr_psprintf(r->pool, "%s/products/%d", mount_prefix(req), id));
+                   apr_psprintf(r->pool, "%s/products/%d", req->mount, id));
     return send_product(req, HTTP_CREATED, &prod);
 }
 
@@ -485,7 +468,7 @@ static int send_list(secauth_req_t *req, int next, int limit, const char *etag, 
     if (next) {
         apr_table_setn(req->r->headers_out, "Link",
                        apr_psprintf(req->r->pool, "<%s/products?after=%d&limit=%d>; rel=\"next\"",
-                                    mount_prefix(req), next, limit));
+                                    req->mount, next, limit));
     }
     return send_rendered(req->r, etag, body, strlen(body));
 }
