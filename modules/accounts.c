@@ -1,7 +1,8 @@
 /* accounts.c — the account routes of API.md §2 and §3: registration with a sealed, pending
  * TOTP secret; the QR code of that secret behind the enrolment token; verify-2fa with
  * recovery codes; login in one step (password, then a code used at most once, or a recovery
- * code) with the lockout kept in the database; logout by revoking the token id; /me. Every
+ * code) with the lockout kept in the database; the password change of the caller, checked and
+ * counted like a login; logout by revoking the token id; /me. Every
  * login outcome, lockout, replay and enrolment is logged at notice, never with a secret. */
 #include "accounts.h"
 #include "account_input.h"
@@ -86,8 +87,20 @@ const secauth_stmt_t secauth_account_statements[] = {
     /* only when the hash is still the one verified: a concurrent password change wins */
     {"secauth_acct_rehash",
      "UPDATE users SET password = %s, updated_at = %s WHERE id = %d AND password = %s", NULL},
+    /* only replaces the plain secret that was read: a concurrent login may have sealed it */
     {"secauth_acct_reseal",
      "UPDATE users SET twofa_secret = %s WHERE id = %d AND twofa_secret = %s", NULL},
+    {"secauth_acct_password_user",
+     "SELECT username, password, twofa_secret, twofa_confirmed, locked_until, token_generation, "
+     "disabled, tokens_not_before, tokens_keep_jti FROM users WHERE id = %d", NULL},
+    /* Changes the password and revokes every token but the caller's, only while the password
+     * is still the one just verified: of two concurrent changes, one wins. */
+    {"secauth_acct_password_set",
+     "UPDATE users SET password = %s, token_generation = token_generation + 1, "
+     "tokens_keep_jti = %s, updated_at = %s WHERE id = %d AND password = %s "
+     /* ...and while no disable or 2FA reset has revoked the caller's token meanwhile: keeping
+      * its jti then would bring the revoked session back */
+     "AND token_generation = %lld AND disabled = 0", NULL},
     {"secauth_acct_codes_clear", "DELETE FROM recovery_codes WHERE user_id = %d", NULL},
     {"secauth_acct_codes_count", "SELECT COUNT(*) FROM recovery_codes WHERE user_id = %d", NULL},
     {"secauth_acct_code_add", "INSERT INTO recovery_codes (user_id, code_hash) VALUES (%d, %s)",
@@ -121,25 +134,6 @@ const secauth_stmt_t secauth_account_statements[] = {
 };
 
 /* ---- small pieces ---- */
-
-static apr_int64_t now_sec(void)
-{
-    return (apr_int64_t)apr_time_sec(apr_time_now());
-}
-
-/* A DATETIME value in UTC, given by the module rather than the database's clock and zone. */
-static const char *db_time(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t tm;
-    apr_time_exp_gmt(&tm, t);
-    return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-static const char *client_ip(request_rec *r)
-{
-    return r->useragent_ip ? r->useragent_ip : "-";
-}
 
 /* A name as typed by a client, safe for one log line. */
 static const char *log_name(request_rec *r, const char *name)
@@ -286,6 +280,7 @@ static int recovery_make(apr_pool_t *p, const secauth_server_conf_t *conf, const
             plain[j] = recovery_alphabet[bytes[j] & 31];
         }
         plain[RECOVERY_LEN] = '\0';
+        OPENSSL_cleanse(bytes, sizeof(bytes));
         hashes[i] = recovery_hash(p, conf, plain);
         for (j = 0; j < i; j++) {
             if (!strcmp(hashes[j], hashes[i])) {
@@ -294,9 +289,11 @@ static int recovery_make(apr_pool_t *p, const secauth_server_conf_t *conf, const
         }
         if (j < i) {
             i--;   /* a repeat within one set (one chance in 2^50): draw again */
-            continue;
         }
-        shown[i] = apr_psprintf(p, "%.4s-%.4s-%.2s", plain, plain + 4, plain + 8);
+        else {
+            shown[i] = apr_psprintf(p, "%.4s-%.4s-%.2s", plain, plain + 4, plain + 8);
+        }
+        OPENSSL_cleanse(plain, sizeof(plain));
     }
     return 0;
 }
@@ -305,7 +302,7 @@ static int recovery_make(apr_pool_t *p, const secauth_server_conf_t *conf, const
 static int recovery_use(secauth_req_t *req, ap_dbd_t *dbd, int user_id, const char *typed)
 {
     const char *normalized = recovery_normalize(req->r->pool, typed);
-    apr_int64_t now = now_sec();
+    apr_int64_t now = secauth_now_sec();
     const void *args[3];
     int affected = 0;
 
@@ -332,14 +329,14 @@ int secauth_account_throttled(secauth_req_t *req, const char *username,
                               apr_int64_t locked_until)
 {
     request_rec *r = req->r;
-    apr_int64_t left = locked_until - now_sec();
+    apr_int64_t left = locked_until - secauth_now_sec();
 
     if (left <= 0) {
         return OK;
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(605)
                   "mod_secauth: attempt for %s from %s refused: locked for %" APR_INT64_T_FMT
-                  " more seconds", log_name(r, username), client_ip(r), left);
+                  " more seconds", log_name(r, username), secauth_client_ip(r), left);
     apr_table_setn(r->headers_out, "Retry-After",
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT, left));
     return secauth_problem(r, HTTP_TOO_MANY_REQUESTS, "too many failed attempts: try again later",
@@ -377,13 +374,13 @@ static void log_failure(request_rec *r, const char *username, const char *what,
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(603)
                   "mod_secauth: failed attempt for %s from %s: %s (%d consecutive)",
-                  log_name(r, username), client_ip(r), what, count);
+                  log_name(r, username), secauth_client_ip(r), what, count);
     if (locked > now) {
         secauth_metrics_inc(SECAUTH_M_LOCKOUTS);
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(604)
                       "mod_secauth: %s locked for %" APR_INT64_T_FMT " seconds after %d "
                       "consecutive failures (last from %s)", log_name(r, username),
-                      locked - now, count, client_ip(r));
+                      locked - now, count, secauth_client_ip(r));
     }
 }
 
@@ -394,13 +391,13 @@ static int refuse_locked(secauth_req_t *req, const char *username, const secauth
     apr_int64_t locked = state->nrows == 1 && state->rows[0][1]
                          ? apr_atoi64(state->rows[0][1]) : 0;
     return secauth_account_throttled(req, username,
-                                     locked > now_sec() ? locked : now_sec() + 1);
+                                     locked > secauth_now_sec() ? locked : secauth_now_sec() + 1);
 }
 
 int secauth_account_claim_attempt(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
                                   const char *username, apr_int64_t locked_until)
 {
-    apr_int64_t now = now_sec(), vals[3];
+    apr_int64_t now = secauth_now_sec(), vals[3];
     const void *args[LOCK_NARGS + 2];
     secauth_rows_t state;
     int rc, affected = 0;
@@ -437,7 +434,15 @@ void secauth_account_log_failure(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
         != SECAUTH_DB_OK) {
         state.nrows = 0;
     }
-    log_failure(req->r, username, what, &state, now_sec());
+    log_failure(req->r, username, what, &state, secauth_now_sec());
+}
+
+int secauth_account_drop_recovery(secauth_req_t *req, ap_dbd_t *dbd, int user_id)
+{
+    const void *args[1];
+
+    args[0] = &user_id;
+    return secauth_db_exec(req->r, dbd, "secauth_acct_codes_clear", args, NULL);
 }
 
 int secauth_account_clear_failures(secauth_req_t *req, ap_dbd_t *dbd, int user_id)
@@ -468,7 +473,7 @@ static const char *client_block(request_rec *r)
         return apr_psprintf(r->pool, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", b[0], b[1],
                             b[2], b[3], b[4], b[5], b[6], b[7]);
     }
-    return client_ip(r);
+    return secauth_client_ip(r);
 }
 
 /* SecAuthRegisterLimit: OK when this client may register now, else 429 or 503 (recorded).
@@ -478,7 +483,7 @@ static int claim_registration(secauth_req_t *req, ap_dbd_t *dbd)
     request_rec *r = req->r;
     const char *key = throttle_key(req, 'r', apr_pstrcat(r->pool, "register-from:",
                                                          client_block(r), NULL));
-    apr_int64_t now = now_sec(), end = now + req->conf->register_window;
+    apr_int64_t now = secauth_now_sec(), end = now + req->conf->register_window;
     const void *args[7];
     secauth_rows_t state;
     int claimed = 0;
@@ -529,7 +534,7 @@ static int unknown_login(secauth_req_t *req, ap_dbd_t *dbd, const char *name,
 {
     request_rec *r = req->r;
     const char *key = throttle_key(req, 'u', apr_pstrcat(r->pool, "login-name:", name, NULL));
-    apr_int64_t now = now_sec(), idle = now - THROTTLE_IDLE, vals[3];
+    apr_int64_t now = secauth_now_sec(), idle = now - THROTTLE_IDLE, vals[3];
     const void *args[LOCK_NARGS + 3];
     secauth_rows_t state;
     int rc, claimed = 0;
@@ -614,7 +619,7 @@ static int insert_account(secauth_req_t *req, ap_dbd_t *dbd, const char *usernam
                           const char *hash, const unsigned char *secret, int *id)
 {
     request_rec *r = req->r;
-    const char *now = db_time(r->pool, apr_time_now()), *sealed;
+    const char *now = secauth_db_time(r->pool, apr_time_now()), *sealed;
     apr_dbd_transaction_t *txn = NULL;
     const void *args[5];
     int rc;
@@ -704,7 +709,7 @@ int secauth_register(secauth_req_t *req)
     secauth_metrics_token_issued(1);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(600)
                   "mod_secauth: registered %s (id %d) from %s; enrolment pending",
-                  username, id, client_ip(r));
+                  username, id, secauth_client_ip(r));
     return secauth_send_json(r, HTTP_CREATED,
                              json_pack("{s:i, s:s, s:s, s:s, s:s, s:i}", "id", id,
                                        "username", username, "role", DEFAULT_ROLE,
@@ -800,7 +805,7 @@ int secauth_generate_qr(secauth_req_t *req)
     OPENSSL_cleanse(secret, len);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(612)
                   "mod_secauth: enrolment QR code (%s) of %s fetched from %s", format,
-                  row[U_NAME], client_ip(r));
+                  row[U_NAME], secauth_client_ip(r));
     if (!strcmp(format, "json")) {
         return secauth_send_json(r, HTTP_OK, json_pack("{s:s}", "otpauth_uri", uri));
     }
@@ -826,7 +831,7 @@ static int confirm_enrolment(secauth_req_t *req, ap_dbd_t *dbd, const char *cons
                              apr_int64_t step, const char *const *hashes)
 {
     request_rec *r = req->r;
-    const char *now = db_time(r->pool, apr_time_now());
+    const char *now = secauth_db_time(r->pool, apr_time_now());
     apr_int64_t generation = row[U_GENERATION] ? apr_atoi64(row[U_GENERATION]) : 0;
     apr_dbd_transaction_t *txn = NULL;
     const void *args[6];
@@ -930,13 +935,112 @@ int secauth_verify_2fa(secauth_req_t *req)
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(601)
                   "mod_secauth: two-factor enrolment of %s confirmed from %s; %d recovery codes "
-                  "issued", row[U_NAME], client_ip(r), RECOVERY_CODES);
+                  "issued", row[U_NAME], secauth_client_ip(r), RECOVERY_CODES);
     list = json_array();
     for (i = 0; i < RECOVERY_CODES; i++) {
         json_array_append_new(list, json_string(shown[i]));
     }
     return secauth_send_json(r, HTTP_OK, json_pack("{s:b, s:o}", "verified", 1,
                                                    "recovery_codes", list));
+}
+
+/* ---- the second factor of login and password change ---- */
+
+/* What an attempt offers as its second factor, for the account as read. */
+typedef struct {
+    int user_id;
+    const char *username;
+    const char *stored;       /* users.twofa_secret */
+    const char *code;         /* a TOTP code, or NULL */
+    const char *recovery;     /* a recovery code (login only), or NULL */
+    int login;                /* counted in the login metrics, a replay logged */
+} second_factor_t;
+
+/* A plain secret from the Flask app is sealed once it has served; failing to store it only
+ * postpones that to the next use. */
+static void seal_legacy_secret(secauth_req_t *req, ap_dbd_t *dbd, const second_factor_t *f,
+                               const unsigned char *secret, apr_size_t len)
+{
+    request_rec *r = req->r;
+    const void *args[3];
+
+    args[0] = secauth_account_seal_secret(r->pool, req->conf, f->user_id, f->username, secret,
+                                          len);
+    args[1] = &f->user_id;
+    args[2] = f->stored;
+    if (args[0] && secauth_db_exec(r, dbd, "secauth_acct_reseal", args, NULL) == SECAUTH_DB_OK) {
+        return;
+    }
+    if (f->login) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SECAUTH_LOGNO(611)
+                      "mod_secauth: could not seal the plain TOTP secret of %s", f->username);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SECAUTH_LOGNO(706)
+                      "mod_secauth: could not seal the plain TOTP secret of %s", f->username);
+    }
+}
+
+/* The TOTP code of f, accepted at most once: 1, 0 with *why, or SECAUTH_DB_ERROR. */
+static int totp_factor(secauth_req_t *req, ap_dbd_t *dbd, const second_factor_t *f,
+                       const char **why)
+{
+    request_rec *r = req->r;
+    unsigned char *secret = NULL;
+    apr_size_t len = 0;
+    int rc, legacy = 0, replayed = 0;
+
+    if (secauth_account_open_secret(r->pool, req->conf, f->user_id, f->username, f->stored,
+                                    &secret, &len, &legacy) != 0) {
+        if (f->login) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(613) "mod_secauth: the "
+                          "TOTP secret of %s does not open (wrong SecAuthEncryptionKeyFile?)",
+                          f->username);
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(707) "mod_secauth: the "
+                          "TOTP secret of %s does not open (wrong SecAuthEncryptionKeyFile?)",
+                          f->username);
+        }
+        *why = "unusable TOTP secret";
+        return 0;
+    }
+    rc = secauth_account_accept_code(req, dbd, f->user_id, secret, len, f->code, &replayed);
+    if (rc == 1 && legacy) {
+        seal_legacy_secret(req, dbd, f, secret, len);
+    }
+    OPENSSL_cleanse(secret, len);
+    if (f->login) {
+        secauth_metrics_totp(rc, replayed);
+        if (replayed) {
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(606)
+                          "mod_secauth: replayed TOTP code for %s from %s", f->username,
+                          secauth_client_ip(r));
+        }
+    }
+    *why = replayed ? "replayed code" : "wrong code";
+    return rc;
+}
+
+/* The second factor of an attempt whose password was right: a TOTP code used at most once (a
+ * plain secret sealed on success) or a recovery code. 1 accepted, 0 refused with *why for the
+ * failure log, SECAUTH_DB_ERROR. */
+static int second_factor(secauth_req_t *req, ap_dbd_t *dbd, const second_factor_t *f,
+                         const char **why)
+{
+    int rc;
+
+    if (f->code) {
+        return totp_factor(req, dbd, f, why);
+    }
+    if (!f->recovery) {
+        *why = "no code given";
+        return 0;
+    }
+    rc = recovery_use(req, dbd, f->user_id, f->recovery);
+    secauth_metrics_recovery(rc);
+    *why = "wrong or used recovery code";
+    return rc;
 }
 
 /* ---- POST /login ---- */
@@ -948,40 +1052,49 @@ static int login_failed(secauth_req_t *req, ap_dbd_t *dbd, const char *const *ro
     return invalid_credentials(req->r);
 }
 
-/* After a successful login: the password re-hashed with the current parameters, a plain
- * secret from the Flask app sealed. Neither failing spoils the login. */
-static void upgrade_account(secauth_req_t *req, ap_dbd_t *dbd, const char *const *row,
-                            const char *password, const unsigned char *secret,
-                            apr_size_t len, int legacy)
+/* After a successful login: the password re-hashed with the current parameters. Failing does
+ * not spoil the login. */
+static void rehash_password(secauth_req_t *req, ap_dbd_t *dbd, const char *const *row,
+                            const char *password)
 {
     request_rec *r = req->r;
     int user_id = atoi(row[U_ID]);
     const void *args[4];
+    const char *hash;
 
-    if (secauth_password_needs_rehash(row[U_PASSWORD], &req->conf->argon2)) {
-        const char *hash = secauth_password_hash(r->pool, &req->conf->argon2, password);
-        args[0] = hash;
-        args[1] = db_time(r->pool, apr_time_now());
-        args[2] = &user_id;
-        args[3] = row[U_PASSWORD];
-        if (!hash || secauth_db_exec(r, dbd, "secauth_acct_rehash", args, NULL)
-                     != SECAUTH_DB_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SECAUTH_LOGNO(610)
-                          "mod_secauth: could not re-hash the password of %s", row[U_NAME]);
-        }
+    if (!secauth_password_needs_rehash(row[U_PASSWORD], &req->conf->argon2)) {
+        return;
     }
-    if (legacy && secret) {
-        args[0] = secauth_account_seal_secret(r->pool, req->conf, user_id, row[U_NAME], secret,
-                                              len);
-        args[1] = &user_id;
-        args[2] = row[U_SECRET];
-        if (!args[0] || secauth_db_exec(r, dbd, "secauth_acct_reseal", args, NULL)
-                        != SECAUTH_DB_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SECAUTH_LOGNO(611)
-                          "mod_secauth: could not seal the plain TOTP secret of %s",
-                          row[U_NAME]);
-        }
+    hash = secauth_password_hash(r->pool, &req->conf->argon2, password);
+    args[0] = hash;
+    args[1] = secauth_db_time(r->pool, apr_time_now());
+    args[2] = &user_id;
+    args[3] = row[U_PASSWORD];
+    if (!hash || secauth_db_exec(r, dbd, "secauth_acct_rehash", args, NULL) != SECAUTH_DB_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SECAUTH_LOGNO(610)
+                      "mod_secauth: could not re-hash the password of %s", row[U_NAME]);
     }
+}
+
+/* The right password of an account whose enrolment is pending, and nothing else looked at: 403
+ * with a new enrolment token so that the owner can finish. */
+static int enrolment_pending(secauth_req_t *req, ap_dbd_t *dbd, const char *const *row)
+{
+    request_rec *r = req->r;
+    const char *token;
+
+    if (secauth_account_clear_failures(req, dbd, atoi(row[U_ID])) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    if (!(token = issue_token(req, SECAUTH_TOKEN_ENROLL, row))) {
+        return server_error(r, "could not sign an enrolment token");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(607)
+                  "mod_secauth: login of %s from %s: enrolment not confirmed, new "
+                  "enrolment token issued", row[U_NAME], secauth_client_ip(r));
+    return secauth_problem(r, HTTP_FORBIDDEN, "two-factor enrolment is not confirmed",
+                           json_pack("{s:s, s:i}", "enrollment_token", token,
+                                     "enrollment_expires_in", req->conf->token_lifetime));
 }
 
 int secauth_login(secauth_req_t *req)
@@ -989,13 +1102,12 @@ int secauth_login(secauth_req_t *req)
     static const char *const allowed[] = {"username", "password", "code", "recovery_code",
                                           NULL};
     request_rec *r = req->r;
-    const char *username, *password, *code, *recovery, **row, *token;
-    unsigned char *secret = NULL;
-    apr_size_t len = 0;
+    const char **row, *token, *why = NULL;
     secauth_account_input_t in;
+    second_factor_t factor;
     ap_dbd_t *dbd;
     json_t *body;
-    int rc, legacy = 0, replayed = 0, user_id;
+    int rc;
 
     if ((rc = secauth_read_object(req, allowed, &body)) != OK) {
         return rc;
@@ -1004,94 +1116,213 @@ int secauth_login(secauth_req_t *req)
     if (has_field_errors(req)) {
         return secauth_send_field_errors(req);
     }
-    username = in.username;
-    password = in.password;
-    code = in.code;
-    recovery = in.recovery_code;
-    if (!(dbd = secauth_db_acquire(r))) {
-        return secauth_unavailable(r);
-    }
-    if (lookup_user(req, dbd, username, &row) != SECAUTH_DB_OK) {
+    if (!(dbd = secauth_db_acquire(r)) || lookup_user(req, dbd, in.username, &row) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
     if (!row) {
-        return unknown_login(req, dbd, username, password);
+        return unknown_login(req, dbd, in.username, in.password);
     }
-    user_id = atoi(row[U_ID]);
-    if ((rc = secauth_account_claim_attempt(req, dbd, user_id, row[U_NAME],
+    if ((rc = secauth_account_claim_attempt(req, dbd, atoi(row[U_ID]), row[U_NAME],
                                             apr_atoi64(row[U_LOCKED]))) != OK) {
         return rc;
     }
-    if (!secauth_password_verify(r->pool, row[U_PASSWORD], password)) {
+    if (!secauth_password_verify(r->pool, row[U_PASSWORD], in.password)) {
         return login_failed(req, dbd, row, "wrong password");
     }
     if (atoi(row[U_DISABLED])) {
         return login_failed(req, dbd, row, "account disabled");
     }
     if (!atoi(row[U_CONFIRMED])) {
-        /* the password is right and nothing else was looked at: let the owner finish */
-        if (secauth_account_clear_failures(req, dbd, user_id) != SECAUTH_DB_OK) {
-            return secauth_unavailable(r);
-        }
-        if (!(token = issue_token(req, SECAUTH_TOKEN_ENROLL, row))) {
-            return server_error(r, "could not sign an enrolment token");
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(607)
-                      "mod_secauth: login of %s from %s: enrolment not confirmed, new "
-                      "enrolment token issued", row[U_NAME], client_ip(r));
-        return secauth_problem(r, HTTP_FORBIDDEN, "two-factor enrolment is not confirmed",
-                               json_pack("{s:s, s:i}", "enrollment_token", token,
-                                         "enrollment_expires_in", req->conf->token_lifetime));
+        return enrolment_pending(req, dbd, row);
     }
-    if (code) {
-        if (secauth_account_open_secret(r->pool, req->conf, user_id, row[U_NAME], row[U_SECRET],
-                                        &secret, &len, &legacy) != 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(613)
-                          "mod_secauth: the TOTP secret of %s does not open (wrong "
-                          "SecAuthEncryptionKeyFile?)", row[U_NAME]);
-            return login_failed(req, dbd, row, "unusable TOTP secret");
-        }
-        rc = secauth_account_accept_code(req, dbd, user_id, secret, len, code, &replayed);
-        secauth_metrics_totp(rc, replayed);
-        if (rc == SECAUTH_DB_ERROR) {
-            return secauth_unavailable(r);
-        }
-        if (rc != 1) {
-            if (replayed) {
-                ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(606)
-                              "mod_secauth: replayed TOTP code for %s from %s", row[U_NAME],
-                              client_ip(r));
-            }
-            return login_failed(req, dbd, row, replayed ? "replayed code" : "wrong code");
-        }
+    factor = (second_factor_t){atoi(row[U_ID]), row[U_NAME], row[U_SECRET], in.code,
+                               in.recovery_code, 1};
+    if ((rc = second_factor(req, dbd, &factor, &why)) != 1) {
+        return rc == SECAUTH_DB_ERROR ? secauth_unavailable(r) : login_failed(req, dbd, row, why);
     }
-    else if (recovery) {
-        rc = recovery_use(req, dbd, user_id, recovery);
-        secauth_metrics_recovery(rc);
-        if (rc == SECAUTH_DB_ERROR) {
-            return secauth_unavailable(r);
-        }
-        if (rc != 1) {
-            return login_failed(req, dbd, row, "wrong or used recovery code");
-        }
-    }
-    else {
-        return login_failed(req, dbd, row, "no code given");
-    }
-
-    upgrade_account(req, dbd, row, password, secret, len, legacy);
-    if (secret) {
-        OPENSSL_cleanse(secret, len);
-    }
+    rehash_password(req, dbd, row, in.password);
     if (!(token = issue_token(req, SECAUTH_TOKEN_ACCESS, row))) {
         return server_error(r, "could not sign an access token");
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(602)
-                  "mod_secauth: login of %s from %s with %s", row[U_NAME], client_ip(r),
-                  code ? "a TOTP code" : "a recovery code");
+                  "mod_secauth: login of %s from %s with %s", row[U_NAME], secauth_client_ip(r),
+                  in.code ? "a TOTP code" : "a recovery code");
     return secauth_send_json(r, HTTP_OK,
                              json_pack("{s:s, s:s, s:i}", "token", token, "token_type", "Bearer",
                                        "expires_in", req->conf->token_lifetime));
+}
+
+/* ---- POST /password ---- */
+
+/* The columns of secauth_acct_password_user. */
+enum { P_NAME, P_PASSWORD, P_SECRET, P_CONFIRMED, P_LOCKED, P_GENERATION, P_DISABLED,
+       P_NOT_BEFORE, P_KEEP_JTI };
+
+/* The string member name of body, or NULL with a field error. */
+static const char *string_field(secauth_req_t *req, json_t *body, const char *name)
+{
+    json_t *v = json_object_get(body, name);
+    if (!v) {
+        secauth_field_error(req, name, "is required");
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        secauth_field_error(req, name, "must be a string");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* Logs the failure (counted like a failed login's, API.md §3) and answers 401. */
+static int change_failed(secauth_req_t *req, ap_dbd_t *dbd, const char *what)
+{
+    secauth_account_log_failure(req, dbd, req->caller->user_id, req->caller->username,
+                                apr_pstrcat(req->r->pool, "password change: ", what, NULL));
+    return invalid_credentials(req->r);
+}
+
+/* The caller's token against its account as read now (columns of secauth_acct_password_user):
+ * a disable or 2FA reset committed since the access check has revoked it, and the change must
+ * not keep it alive. */
+static int caller_revoked(const secauth_caller_t *caller, const char *const *row)
+{
+    secauth_claims_t claims;
+
+    memset(&claims, 0, sizeof(claims));
+    claims.jti = caller->jti;
+    claims.iat = caller->iat;
+    claims.gen = caller->gen;
+    return atoi(row[P_DISABLED]) != 0
+        || secauth_token_revoked(&claims, secauth_column_int(row[P_GENERATION]),
+                                 secauth_column_int(row[P_NOT_BEFORE]), row[P_KEEP_JTI]);
+}
+
+/* The account of the caller, read now: OK with *row, else the status of the answer. */
+static int password_account(secauth_req_t *req, ap_dbd_t *dbd, const char ***row)
+{
+    secauth_rows_t rows;
+    const void *args[1];
+
+    args[0] = &req->caller->user_id;
+    if (secauth_db_select(req->r, dbd, "secauth_acct_password_user", args, &rows)
+        != SECAUTH_DB_OK) {
+        return secauth_unavailable(req->r);
+    }
+    if (rows.nrows != 1) {
+        return invalid_credentials(req->r);
+    }
+    *row = rows.rows[0];
+    return caller_revoked(req->caller, *row) ? secauth_refuse_token(req->r, "token revoked") : OK;
+}
+
+/* Everything that can be judged from the body alone, before anything is consumed: OK with the
+ * three members, else 400 recorded. */
+static int password_input(secauth_req_t *req, const char **current, const char **fresh,
+                          const char **code)
+{
+    static const char *const fields[] = {"current_password", "new_password", "code", NULL};
+    const secauth_server_conf_t *conf = req->conf;
+    const char *why;
+    json_t *body;
+    int rc;
+
+    if ((rc = secauth_read_object(req, fields, &body)) != OK) {
+        return rc;
+    }
+    *current = string_field(req, body, "current_password");
+    *fresh = string_field(req, body, "new_password");
+    *code = string_field(req, body, "code");
+    if (*fresh && (why = secauth_password_policy(req->r->pool, *fresh, req->caller->username,
+                                                 conf->password_min_length,
+                                                 SECAUTH_PASSWORD_MAX_LENGTH,
+                                                 conf->common_passwords))) {
+        secauth_field_error(req, "new_password", why);
+    }
+    else if (*fresh && *current && !strcmp(*fresh, *current)) {
+        secauth_field_error(req, "new_password", "must differ from the current password");
+    }
+    return req->errors ? secauth_send_field_errors(req) : OK;
+}
+
+/* Every token issued so far dies (a new generation), but the caller's own session; only while
+ * the row is as read. 204, or the answer when another change, a disable or a 2FA reset came
+ * between: 401 "token revoked" when the caller's token died meanwhile, else counted like a
+ * failure (another password change won). */
+static int store_password(secauth_req_t *req, ap_dbd_t *dbd, const char *const *row,
+                          const char *hash)
+{
+    request_rec *r = req->r;
+    const secauth_caller_t *caller = req->caller;
+    apr_int64_t generation = secauth_column_int(row[P_GENERATION]);
+    const void *args[6];
+    const char **now_row;
+    int affected = 0, rc;
+
+    args[0] = hash;
+    args[1] = caller->jti;
+    args[2] = secauth_db_time(r->pool, apr_time_now());
+    args[3] = &caller->user_id;
+    args[4] = row[P_PASSWORD];
+    args[5] = &generation;
+    if (secauth_db_exec(r, dbd, "secauth_acct_password_set", args, &affected) != SECAUTH_DB_OK) {
+        return secauth_unavailable(r);
+    }
+    if (affected != 1) {
+        /* the account went away or the caller's token died meanwhile: "token revoked" */
+        rc = password_account(req, dbd, &now_row);
+        return rc == OK ? change_failed(req, dbd, "password changed meanwhile")
+             : rc == HTTP_UNAUTHORIZED ? secauth_refuse_token(r, "token revoked") : rc;
+    }
+    secauth_cache_changed_id(SECAUTH_CACHE_USER, caller->user_id);
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(704)
+                  "mod_secauth: %s (id %d) from %s changed the password; every other token "
+                  "revoked", caller->username, caller->user_id, secauth_client_ip(r));
+    return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
+}
+
+int secauth_password_change(secauth_req_t *req)
+{
+    request_rec *r = req->r;
+    const char *current, *fresh, *code, *hash, **row, *why = NULL;
+    second_factor_t factor;
+    ap_dbd_t *dbd;
+    int rc;
+
+    if ((rc = secauth_require_caller(r, &req->caller)) != OK
+        || (rc = password_input(req, &current, &fresh, &code)) != OK) {
+        return rc;
+    }
+    if (!(dbd = secauth_db_acquire(r))) {
+        return secauth_unavailable(r);
+    }
+    if ((rc = password_account(req, dbd, &row)) != OK) {
+        return rc;
+    }
+    /* locked: 429 with Retry-After, even with the right credentials */
+    if ((rc = secauth_account_claim_attempt(req, dbd, req->caller->user_id, row[P_NAME],
+                                            secauth_column_int(row[P_LOCKED]))) != OK) {
+        return rc;
+    }
+    /* the same order as login: the password, then the code, which a success consumes */
+    if (!secauth_password_verify(r->pool, row[P_PASSWORD], current)) {
+        return change_failed(req, dbd, "wrong password");
+    }
+    if (atoi(row[P_CONFIRMED]) == 0) {
+        /* the password was right: not a failure */
+        if (secauth_account_clear_failures(req, dbd, req->caller->user_id) != SECAUTH_DB_OK) {
+            return secauth_unavailable(r);
+        }
+        return secauth_problem(r, HTTP_FORBIDDEN, "two-factor enrolment is not confirmed", NULL);
+    }
+    /* hashed before the code is consumed, so that a failure here leaves the code usable */
+    if (!(hash = secauth_password_hash(r->pool, &req->conf->argon2, fresh))) {
+        return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR, "password hashing failed", NULL);
+    }
+    factor = (second_factor_t){req->caller->user_id, row[P_NAME], row[P_SECRET], code, NULL, 0};
+    if ((rc = second_factor(req, dbd, &factor, &why)) != 1) {
+        return rc == SECAUTH_DB_ERROR ? secauth_unavailable(r) : change_failed(req, dbd, why);
+    }
+    return store_password(req, dbd, row, hash);
 }
 
 /* ---- POST /logout, GET /me ---- */
@@ -1100,7 +1331,7 @@ int secauth_logout(secauth_req_t *req)
 {
     request_rec *r = req->r;
     const secauth_caller_t *caller;
-    apr_int64_t until, now = now_sec();
+    apr_int64_t until, now = secauth_now_sec();
     const void *args[3];
     ap_dbd_t *dbd;
     int rc;
@@ -1124,7 +1355,7 @@ int secauth_logout(secauth_req_t *req)
     args[0] = &now;
     (void)secauth_db_exec(r, dbd, "secauth_acct_revoked_purge", args, NULL);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(608)
-                  "mod_secauth: logout of %s from %s", caller->username, client_ip(r));
+                  "mod_secauth: logout of %s from %s", caller->username, secauth_client_ip(r));
     return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
 }
 

@@ -1,7 +1,7 @@
 /* accounts.h — the account routes of API.md §2 and §3: registration, QR enrolment,
- * verify-2fa, login with lockout, logout, /me; and the pieces of them that other parts
- * checking a user's credentials or replacing a TOTP secret must share (sealing, lockout,
- * one-time acceptance of a code). */
+ * verify-2fa, login with lockout, the password change, logout, /me; and the pieces of them
+ * that other parts checking a user's credentials or replacing a TOTP secret must share
+ * (sealing, lockout, one-time acceptance of a code). */
 #ifndef SECAUTH_ACCOUNTS_H
 #define SECAUTH_ACCOUNTS_H
 
@@ -16,6 +16,7 @@ int secauth_verify_2fa(secauth_req_t *req);
 int secauth_login(secauth_req_t *req);
 int secauth_logout(secauth_req_t *req);
 int secauth_me(secauth_req_t *req);
+int secauth_password_change(secauth_req_t *req);
 
 /* ---- TOTP secrets at rest ----
  * users.twofa_secret holds secauth_seal() output under SecAuthEncryptionKeyFile, with the
@@ -61,7 +62,11 @@ int secauth_account_claim_attempt(secauth_req_t *req, ap_dbd_t *dbd, int user_id
 void secauth_account_log_failure(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
                                  const char *username, const char *what);
 
-/* Clears the failure count and the lock: the attempt was not a failure. */
+/* Deletes the account's recovery codes (a 2FA reset). */
+int secauth_account_drop_recovery(secauth_req_t *req, ap_dbd_t *dbd, int user_id);
+
+/* Clears the failure count and the lock: the attempt was not a failure (and an admin's
+ * unlock). */
 int secauth_account_clear_failures(secauth_req_t *req, ap_dbd_t *dbd, int user_id);
 
 /* Accepts a TOTP code at most once: it must match a step of the SecAuthTOTPSkew window and

@@ -1,17 +1,14 @@
 /* admin.c — user administration for the role admin (API.md §6): the user list, role and
- * disabled flag under the last-admin rule, 2FA reset and unlock; the password change of any
- * user (checked and counted like a login, through accounts.h); and SecAuthBootstrapAdmin. */
+ * disabled flag under the last-admin rule, 2FA reset and unlock; and SecAuthBootstrapAdmin. */
 #include "admin.h"
 #include "access.h"
 #include "cache.h"
 #include "accounts.h"
 #include "crypto.h"
-#include "password.h"
 #include "totp.h"
 
 #include "http_log.h"
 #include "http_protocol.h"
-#include "apr_optional.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "log.h"
@@ -49,47 +46,16 @@ const secauth_stmt_t secauth_admin_statements[] = {
      "UPDATE users SET twofa_secret = %s, twofa_confirmed = 0, last_totp_step = NULL, "
      "token_generation = token_generation + 1, tokens_keep_jti = NULL, updated_at = %s "
      "WHERE id = %d", NULL},
-    {"secauth_admin_drop_recovery", "DELETE FROM recovery_codes WHERE user_id = %d", NULL},
-    {"secauth_admin_unlock",
-     "UPDATE users SET failed_count = 0, locked_until = 0 WHERE id = %d", NULL},
-    {"secauth_admin_pw_user",
-     "SELECT username, password, twofa_secret, twofa_confirmed, locked_until, token_generation, "
-     "disabled, tokens_not_before, tokens_keep_jti FROM users WHERE id = %d", NULL},
-    /* Changes the password and revokes every token but the caller's, only while the password
-     * is still the one just verified: of two concurrent changes, one wins. */
-    {"secauth_admin_pw_set",
-     "UPDATE users SET password = %s, token_generation = token_generation + 1, "
-     "tokens_keep_jti = %s, updated_at = %s WHERE id = %d AND password = %s "
-     /* ...and while no disable or 2FA reset has revoked the caller's token meanwhile: keeping
-      * its jti then would bring the revoked session back */
-     "AND token_generation = %lld AND disabled = 0", NULL},
     {"secauth_admin_promote",
      "UPDATE users SET role = 'admin', updated_at = %s WHERE username = %s AND role <> 'admin'",
      NULL},
     {"secauth_admin_find", "SELECT id, role, disabled FROM users WHERE username = %s", NULL},
-    /* Only replaces the plain secret that was read: a concurrent login may have sealed it. */
-    {"secauth_admin_seal_secret",
-     "UPDATE users SET twofa_secret = %s WHERE id = %d AND twofa_secret = %s", NULL},
     {NULL, NULL, NULL}
 };
 
 static const char *const admin_only[] = {"admin", NULL};
 
 /* ---- shared pieces ---- */
-
-static apr_int64_t now_seconds(void)
-{
-    return (apr_int64_t)apr_time_sec(apr_time_now());
-}
-
-/* A DATETIME value in UTC, as the columns hold it. */
-static const char *db_time(apr_pool_t *p)
-{
-    apr_time_exp_t tm;
-    apr_time_exp_gmt(&tm, apr_time_now());
-    return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
 
 static const char *iso_from_unix(apr_pool_t *p, apr_int64_t seconds)
 {
@@ -123,11 +89,6 @@ static int require_admin(secauth_req_t *req, const secauth_caller_t **caller)
         return rc;
     }
     return secauth_require_role(req->r, *caller, admin_only);
-}
-
-static const char *client_ip(request_rec *r)
-{
-    return r->useragent_ip ? r->useragent_ip : "-";
 }
 
 /* Reads the user {id} of the path into *row: USER_FOUND, USER_MISSING or USER_DB_ERROR. */
@@ -166,7 +127,7 @@ static int send_user(secauth_req_t *req, ap_dbd_t *dbd)
     if (found != USER_FOUND) {
         return fetch_failed(req, found);
     }
-    return secauth_send_json(req->r, HTTP_OK, user_json(req->r->pool, row, now_seconds()));
+    return secauth_send_json(req->r, HTTP_OK, user_json(req->r->pool, row, secauth_now_sec()));
 }
 
 /* ---- GET /users ---- */
@@ -179,7 +140,7 @@ int secauth_users_list(secauth_req_t *req)
     const void *args[2];
     ap_dbd_t *dbd;
     json_t *list;
-    apr_int64_t now = now_seconds();
+    apr_int64_t now = secauth_now_sec();
     int rc, limit, after, fetch, i, shown;
 
     if ((rc = require_admin(req, &caller)) != OK) {
@@ -257,7 +218,7 @@ static int apply_patch(secauth_req_t *req, ap_dbd_t *dbd, patch_t *patch, int ro
     }
     args[0] = patch->role;
     args[1] = &patch->disabled;
-    args[2] = db_time(r->pool);
+    args[2] = secauth_db_time(r->pool, apr_time_now());
     args[3] = &req->id;
     if (secauth_db_exec(r, dbd, "secauth_admin_set", args, NULL) != SECAUTH_DB_OK) {
         return HTTP_SERVICE_UNAVAILABLE;
@@ -325,7 +286,7 @@ int secauth_users_patch(secauth_req_t *req)
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(700)
                       "mod_secauth: admin %s (id %d) from %s was refused to demote or disable "
                       "%s (id %d): the last enabled admin", caller->username, caller->user_id,
-                      client_ip(r), patch.username, req->id);
+                      secauth_client_ip(r), patch.username, req->id);
         return secauth_problem(r, HTTP_CONFLICT, "this is the last enabled admin: make "
                                "another admin first", NULL);
     }
@@ -337,7 +298,7 @@ int secauth_users_patch(secauth_req_t *req)
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(701)
                       "mod_secauth: admin %s (id %d) from %s changed user %s (id %d): "
                       "role %s -> %s, disabled %d -> %d%s", caller->username, caller->user_id,
-                      client_ip(r), patch.username, req->id, patch.old_role, patch.role,
+                      secauth_client_ip(r), patch.username, req->id, patch.old_role, patch.role,
                       patch.old_disabled, patch.disabled,
                       patch.disabled ? ", every token revoked" : "");
     }
@@ -378,15 +339,14 @@ int secauth_users_reset_2fa(secauth_req_t *req)
     /* Back to the state of a new registration: pending enrolment and no session, and no
      * enrolment token of before either (a new generation ends both kinds). */
     args[0] = sealed;
-    args[1] = db_time(r->pool);
+    args[1] = secauth_db_time(r->pool, apr_time_now());
     args[2] = &req->id;
     if (secauth_db_begin(r, dbd, &txn) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
     ok = secauth_db_exec(r, dbd, "secauth_admin_reset_2fa", args, NULL) == SECAUTH_DB_OK;
     args[0] = &req->id;
-    ok = ok && secauth_db_exec(r, dbd, "secauth_admin_drop_recovery", args, NULL)
-               == SECAUTH_DB_OK;
+    ok = ok && secauth_account_drop_recovery(req, dbd, req->id) == SECAUTH_DB_OK;
     if (secauth_db_end(r, dbd, txn, ok) != SECAUTH_DB_OK || !ok) {
         return secauth_unavailable(r);
     }
@@ -394,7 +354,7 @@ int secauth_users_reset_2fa(secauth_req_t *req)
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(702)
                   "mod_secauth: admin %s (id %d) from %s reset the two-factor enrolment of "
                   "%s (id %d): new pending secret, recovery codes and tokens revoked",
-                  caller->username, caller->user_id, client_ip(r), row[1], req->id);
+                  caller->username, caller->user_id, secauth_client_ip(r), row[1], req->id);
     return send_user(req, dbd);
 }
 
@@ -405,7 +365,6 @@ int secauth_users_unlock(secauth_req_t *req)
     request_rec *r = req->r;
     const secauth_caller_t *caller;
     const char **row = NULL;
-    const void *args[1];
     ap_dbd_t *dbd;
     int rc, found;
 
@@ -418,261 +377,20 @@ int secauth_users_unlock(secauth_req_t *req)
     if ((found = fetch_user(req, dbd, "secauth_admin_get", &row)) != USER_FOUND) {
         return fetch_failed(req, found);
     }
-    args[0] = &req->id;
-    if (secauth_db_exec(r, dbd, "secauth_admin_unlock", args, NULL) != SECAUTH_DB_OK) {
+    if (secauth_account_clear_failures(req, dbd, req->id) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(703)
                   "mod_secauth: admin %s (id %d) from %s unlocked %s (id %d)",
-                  caller->username, caller->user_id, client_ip(r), row[1], req->id);
-    return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
-}
-
-/* ---- POST /password ---- */
-
-/* The string member name of body, or NULL with a field error. */
-static const char *string_field(secauth_req_t *req, json_t *body, const char *name)
-{
-    json_t *v = json_object_get(body, name);
-    if (!v) {
-        secauth_field_error(req, name, "is required");
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        secauth_field_error(req, name, "must be a string");
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-static int invalid_credentials(request_rec *r)
-{
-    return secauth_problem(r, HTTP_UNAUTHORIZED, "invalid credentials", NULL);
-}
-
-/* A plain secret from the Flask app is sealed once it has served (as login does); failing to
- * store it only postpones that to the next use. */
-static void seal_legacy_secret(secauth_req_t *req, ap_dbd_t *dbd, int user_id,
-                               const char *username, const char *stored,
-                               const unsigned char *secret, apr_size_t len)
-{
-    const void *args[3];
-
-    args[0] = secauth_account_seal_secret(req->r->pool, req->conf, user_id, username, secret,
-                                          len);
-    args[1] = &user_id;
-    args[2] = stored;
-    if (!args[0] || secauth_db_exec(req->r, dbd, "secauth_admin_seal_secret", args, NULL)
-                    != SECAUTH_DB_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, SECAUTH_LOGNO(706)
-                      "mod_secauth: could not seal the plain TOTP secret of %s", username);
-    }
-}
-
-/* Logs the failure (counted like a failed login's, API.md §3) and answers 401. */
-static int change_failed(secauth_req_t *req, ap_dbd_t *dbd, const secauth_caller_t *caller,
-                         const char *what)
-{
-    secauth_account_log_failure(req, dbd, caller->user_id, caller->username,
-                                apr_pstrcat(req->r->pool, "password change: ", what, NULL));
-    return invalid_credentials(req->r);
-}
-
-/* The caller's token against its account as read now (columns of secauth_admin_pw_user): a
- * disable or 2FA reset committed since the access check has revoked it, and the change must
- * not keep it alive. */
-static int caller_revoked(const secauth_caller_t *caller, const char *const *row)
-{
-    secauth_claims_t claims;
-
-    memset(&claims, 0, sizeof(claims));
-    claims.jti = caller->jti;
-    claims.iat = caller->iat;
-    claims.gen = caller->gen;
-    return atoi(row[6]) != 0 || secauth_token_revoked(&claims, secauth_column_int(row[5]),
-                                                       secauth_column_int(row[7]), row[8]);
-}
-
-/* The change lost a race between its checks and its write: 401 "token revoked" when a disable
- * or 2FA reset came between, else counted like a failure (another password change won). */
-static int change_lost(secauth_req_t *req, ap_dbd_t *dbd, const secauth_caller_t *caller)
-{
-    secauth_rows_t rows;
-    const void *args[1];
-
-    args[0] = &caller->user_id;
-    if (secauth_db_select(req->r, dbd, "secauth_admin_pw_user", args, &rows) != SECAUTH_DB_OK) {
-        return secauth_unavailable(req->r);
-    }
-    if (rows.nrows != 1 || caller_revoked(caller, rows.rows[0])) {
-        return secauth_refuse_token(req->r, "token revoked");
-    }
-    return change_failed(req, dbd, caller, "password changed meanwhile");
-}
-
-int secauth_password_change(secauth_req_t *req)
-{
-    static const char *const fields[] = {"current_password", "new_password", "code", NULL};
-    request_rec *r = req->r;
-    secauth_server_conf_t *conf = req->conf;
-    const secauth_caller_t *caller;
-    const char *current, *fresh, *code, *why, *hash, **row;
-    unsigned char *secret = NULL;
-    apr_size_t secret_len = 0;
-    secauth_rows_t rows;
-    const void *args[6];
-    ap_dbd_t *dbd;
-    json_t *body;
-    int rc, legacy = 0, replayed = 0, affected = 0;
-    apr_int64_t generation;
-
-    if ((rc = secauth_require_caller(r, &caller)) != OK) {
-        return rc;
-    }
-    /* Everything that can be judged from the body alone is, before anything is consumed. */
-    if ((rc = secauth_read_object(req, fields, &body)) != OK) {
-        return rc;
-    }
-    current = string_field(req, body, "current_password");
-    fresh = string_field(req, body, "new_password");
-    code = string_field(req, body, "code");
-    if (fresh && (why = secauth_password_policy(r->pool, fresh, caller->username,
-                                                conf->password_min_length,
-                                                SECAUTH_PASSWORD_MAX_LENGTH,
-                                                conf->common_passwords))) {
-        secauth_field_error(req, "new_password", why);
-    }
-    else if (fresh && current && !strcmp(fresh, current)) {
-        secauth_field_error(req, "new_password", "must differ from the current password");
-    }
-    if (req->errors) {
-        return secauth_send_field_errors(req);
-    }
-
-    if (!(dbd = secauth_db_acquire(r))) {
-        return secauth_unavailable(r);
-    }
-    args[0] = &caller->user_id;
-    if (secauth_db_select(r, dbd, "secauth_admin_pw_user", args, &rows) != SECAUTH_DB_OK) {
-        return secauth_unavailable(r);
-    }
-    if (rows.nrows != 1) {
-        return invalid_credentials(r);
-    }
-    row = rows.rows[0];
-    if (caller_revoked(caller, row)) {
-        return secauth_refuse_token(r, "token revoked");
-    }
-    /* locked: 429 with Retry-After, even with the right credentials */
-    if ((rc = secauth_account_claim_attempt(req, dbd, caller->user_id, row[0],
-                                            row[4] ? apr_atoi64(row[4]) : 0)) != OK) {
-        return rc;
-    }
-    /* the same order as login: the password, then the code, which a success consumes */
-    if (!secauth_password_verify(r->pool, row[1], current)) {
-        return change_failed(req, dbd, caller, "wrong password");
-    }
-    if (atoi(row[3]) == 0) {
-        /* the password was right: not a failure */
-        if (secauth_account_clear_failures(req, dbd, caller->user_id) != SECAUTH_DB_OK) {
-            return secauth_unavailable(r);
-        }
-        return secauth_problem(r, HTTP_FORBIDDEN, "two-factor enrolment is not confirmed", NULL);
-    }
-    if (secauth_account_open_secret(r->pool, conf, caller->user_id, row[0], row[2], &secret,
-                                    &secret_len, &legacy) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SECAUTH_LOGNO(707)
-                      "mod_secauth: the TOTP secret of %s does not open (wrong "
-                      "SecAuthEncryptionKeyFile?)", row[0]);
-        return change_failed(req, dbd, caller, "unusable TOTP secret");
-    }
-    /* hashed before the code is consumed, so that a failure here leaves the code usable */
-    if (!(hash = secauth_password_hash(r->pool, &conf->argon2, fresh))) {
-        OPENSSL_cleanse(secret, secret_len);
-        return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR, "password hashing failed", NULL);
-    }
-    rc = secauth_account_accept_code(req, dbd, caller->user_id, secret, secret_len, code,
-                                     &replayed);
-    if (rc == 1 && legacy) {
-        seal_legacy_secret(req, dbd, caller->user_id, row[0], row[2], secret, secret_len);
-    }
-    OPENSSL_cleanse(secret, secret_len);
-    if (rc == SECAUTH_DB_ERROR) {
-        return secauth_unavailable(r);
-    }
-    if (rc != 1) {
-        return change_failed(req, dbd, caller, replayed ? "replayed code" : "wrong code");
-    }
-
-    /* Every token issued so far dies (a new generation), but the caller's own session. */
-    generation = row[5] ? apr_atoi64(row[5]) : 0;
-    args[0] = hash;
-    args[1] = caller->jti;
-    args[2] = db_time(r->pool);
-    args[3] = &caller->user_id;
-    args[4] = row[1];
-    args[5] = &generation;
-    if (secauth_db_exec(r, dbd, "secauth_admin_pw_set", args, &affected) != SECAUTH_DB_OK) {
-        return secauth_unavailable(r);
-    }
-    if (affected != 1) {
-        /* another password change, or a disable or 2FA reset, came between */
-        return change_lost(req, dbd, caller);
-    }
-    secauth_cache_changed_id(SECAUTH_CACHE_USER, caller->user_id);
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SECAUTH_LOGNO(704)
-                  "mod_secauth: %s (id %d) from %s changed the password; every other token "
-                  "revoked", caller->username, caller->user_id, client_ip(r));
+                  caller->username, caller->user_id, secauth_client_ip(r), row[1], req->id);
     return secauth_send_bytes(r, HTTP_NO_CONTENT, NULL, NULL, 0);
 }
 
 /* ---- SecAuthBootstrapAdmin ---- */
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
-
-/* Runs a prepared statement outside any request; -1 on failure. */
-static int run_outside_request(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, const char *label,
-                               const void **args, int *affected, const char ***row)
-{
-    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *dbrow = NULL;
-    int rv, ncols, j;
-
-    if (!stmt) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SECAUTH_LOGNO(720)
-                     "mod_secauth: statement %s is not prepared", label);
-        return -1;
-    }
-    if (!row) {
-        rv = apr_dbd_pbquery(dbd->driver, p, dbd->handle, affected, stmt, args);
-    }
-    else if (!(rv = apr_dbd_pbselect(dbd->driver, p, dbd->handle, &res, stmt, 0, args))) {
-        *row = NULL;
-        ncols = apr_dbd_num_cols(dbd->driver, res);
-        while ((rv = apr_dbd_get_row(dbd->driver, p, res, &dbrow, -1)) == 0) {
-            const char **values = apr_pcalloc(p, sizeof(char *) * (ncols + 1));
-            for (j = 0; j < ncols; j++) {
-                const char *v = apr_dbd_get_entry(dbd->driver, dbrow, j);
-                values[j] = v ? apr_pstrdup(p, v) : NULL;
-            }
-            if (!*row) *row = values;
-        }
-        rv = rv == -1 ? 0 : rv;
-    }
-    if (rv) {
-        const char *msg = apr_dbd_error(dbd->driver, dbd->handle, rv);
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SECAUTH_LOGNO(721)
-                     "mod_secauth: %s failed: %s", label, msg ? msg : "unknown error");
-        return -1;
-    }
-    return 0;
-}
-
 static void bootstrap_server(apr_pool_t *p, server_rec *s, const char *name)
 {
-    ap_dbd_t *dbd = dbd_open(p, s);
+    ap_dbd_t *dbd = secauth_db_open_outside(p, s);
     const void *args[2];
     const char **row = NULL;
     int promoted = 0;
@@ -683,11 +401,11 @@ static void bootstrap_server(apr_pool_t *p, server_rec *s, const char *name)
                      "the next httpd child to start tries again", name);
         return;
     }
-    args[0] = db_time(p);
+    args[0] = secauth_db_time(p, apr_time_now());
     args[1] = name;
     /* only a change of role is news: every child runs this, the first one promotes */
-    if (run_outside_request(p, s, dbd, "secauth_admin_promote", args, &promoted, NULL) == 0
-        && run_outside_request(p, s, dbd, "secauth_admin_find", args + 1, NULL, &row) == 0) {
+    if (secauth_db_run_outside(p, s, dbd, "secauth_admin_promote", args, &promoted, NULL) == 0
+        && secauth_db_run_outside(p, s, dbd, "secauth_admin_find", args + 1, NULL, &row) == 0) {
         if (promoted > 0) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, SECAUTH_LOGNO(723)
                          "mod_secauth: SecAuthBootstrapAdmin promoted %s to admin", name);
@@ -703,7 +421,7 @@ static void bootstrap_server(apr_pool_t *p, server_rec *s, const char *name)
                          "enable it with PATCH /users/%s", name, row[0]);
         }
     }
-    dbd_close(s, dbd);
+    secauth_db_close_outside(s, dbd);
 }
 
 void secauth_admin_bootstrap(apr_pool_t *p, server_rec *s)
@@ -712,11 +430,6 @@ void secauth_admin_bootstrap(apr_pool_t *p, server_rec *s)
     server_rec *vs;
     apr_pool_t *scratch;
 
-    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
-    if (!dbd_open || !dbd_close) {
-        return;
-    }
     apr_pool_create(&scratch, p);
     /* The main server, and each virtual host whose own SecAuthBootstrapAdmin line names an
      * account (it may have a database of its own). A virtual host that merely inherits the

@@ -12,7 +12,6 @@ int secauth_users_list(secauth_req_t *req);
 int secauth_users_patch(secauth_req_t *req);
 int secauth_users_reset_2fa(secauth_req_t *req);
 int secauth_users_unlock(secauth_req_t *req);
-int secauth_password_change(secauth_req_t *req);
 
 /* SecAuthBootstrapAdmin: promotes the named existing account at startup (child_init). */
 void secauth_admin_bootstrap(apr_pool_t *p, server_rec *s);

@@ -384,12 +384,13 @@ static const char *load_keys(apr_pool_t *p, server_rec *s, secauth_server_conf_t
     for (i = 0; i < conf->key_specs->nelts; i++) {
         secauth_key_spec_t *spec = &APR_ARRAY_IDX(conf->key_specs, i, secauth_key_spec_t);
         secauth_key_t *key = apr_array_push(conf->token.keys);
+        const unsigned char *data;
         apr_size_t len;
 
-        if (!read_secret_file(p, s, "SecAuthJWTKey", spec->path, &len, &err)) {
+        if (!(data = read_secret_file(p, s, "SecAuthJWTKey", spec->path, &len, &err))) {
             return err;
         }
-        if ((err = secauth_key_load(p, conf->alg, spec->path, spec->kid, key))) {
+        if ((err = secauth_key_parse(p, conf->alg, spec->path, spec->kid, data, len, key))) {
             return apr_psprintf(p, "SecAuthJWTKey %s (%s): %s", spec->path, spec->kid, err);
         }
         if (i == 0 && !key->can_sign) {

@@ -607,3 +607,75 @@ const char *secauth_db_iso_time(apr_pool_t *p, const char *db_time)
     iso[10] = 'T';
     return apr_pstrcat(p, iso, "Z", NULL);
 }
+
+const char *secauth_db_time(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+    apr_time_exp_gmt(&tm, t);
+    return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+apr_int64_t secauth_now_sec(void)
+{
+    return (apr_int64_t)apr_time_sec(apr_time_now());
+}
+
+/* ---- outside any request (child_init) ---- */
+
+ap_dbd_t *secauth_db_open_outside(apr_pool_t *p, server_rec *s)
+{
+    return dbd_open ? dbd_open(p, s) : NULL;
+}
+
+void secauth_db_close_outside(server_rec *s, ap_dbd_t *dbd)
+{
+    dbd_close(s, dbd);
+}
+
+/* The first row of a query's results copied into p (*row stays NULL without one); every row is
+ * fetched so that the connection is free again. 0, or the driver's error. */
+static int first_row_outside(apr_pool_t *p, ap_dbd_t *dbd, apr_dbd_prepared_t *stmt,
+                             const void **args, const char ***row)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *dbrow = NULL;
+    int rv, ncols, j;
+
+    if ((rv = apr_dbd_pbselect(dbd->driver, p, dbd->handle, &res, stmt, 0, args))) {
+        return rv;
+    }
+    *row = NULL;
+    ncols = apr_dbd_num_cols(dbd->driver, res);
+    while ((rv = apr_dbd_get_row(dbd->driver, p, res, &dbrow, -1)) == 0) {
+        const char **values = apr_pcalloc(p, sizeof(char *) * (ncols + 1));
+        for (j = 0; j < ncols; j++) {
+            const char *v = apr_dbd_get_entry(dbd->driver, dbrow, j);
+            values[j] = v ? apr_pstrdup(p, v) : NULL;
+        }
+        if (!*row) *row = values;
+    }
+    return rv == -1 ? 0 : rv;
+}
+
+int secauth_db_run_outside(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, const char *label,
+                           const void **args, int *affected, const char ***row)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(dbd->prepared, label, APR_HASH_KEY_STRING);
+    int rv;
+
+    if (!stmt) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SECAUTH_LOGNO(720)
+                     "mod_secauth: statement %s is not prepared", label);
+        return -1;
+    }
+    rv = row ? first_row_outside(p, dbd, stmt, args, row)
+             : apr_dbd_pbquery(dbd->driver, p, dbd->handle, affected, stmt, args);
+    if (rv) {
+        const char *msg = apr_dbd_error(dbd->driver, dbd->handle, rv);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SECAUTH_LOGNO(721)
+                     "mod_secauth: %s failed: %s", label, msg ? msg : "unknown error");
+        return -1;
+    }
+    return 0;
+}

@@ -72,4 +72,22 @@ extern const secauth_stmt_t secauth_db_statements[];
 /* "YYYY-MM-DD HH:MM:SS" (either driver) → "YYYY-MM-DDTHH:MM:SSZ". */
 const char *secauth_db_iso_time(apr_pool_t *p, const char *db_time);
 
+/* t as a DATETIME value in UTC, as the columns hold it: the module gives the times it writes
+ * rather than the database's clock and zone, so that both drivers store the same thing. */
+const char *secauth_db_time(apr_pool_t *p, apr_time_t t);
+
+/* Now in unix seconds, the unit of the columns locked_until, expires_at, used_at... */
+apr_int64_t secauth_now_sec(void);
+
+/* Outside any request (child_init): a connection of server s from mod_dbd, given back with
+ * secauth_db_close_outside; NULL when the database cannot be reached. */
+ap_dbd_t *secauth_db_open_outside(apr_pool_t *p, server_rec *s);
+void secauth_db_close_outside(server_rec *s, ap_dbd_t *dbd);
+
+/* Runs a prepared statement on such a connection: with row, a query whose first row is copied
+ * into *row (NULL when none); without, a change whose row count goes to *affected. 0, or -1
+ * after logging the failure. */
+int secauth_db_run_outside(apr_pool_t *p, server_rec *s, ap_dbd_t *dbd, const char *label,
+                           const void **args, int *affected, const char ***row);
+
 #endif

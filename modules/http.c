@@ -494,6 +494,11 @@ int secauth_refuse_trace(request_rec *r, const secauth_route_t *routes)
     return DONE;
 }
 
+const char *secauth_client_ip(request_rec *r)
+{
+    return r->useragent_ip ? r->useragent_ip : "-";
+}
+
 int secauth_accepts(request_rec *r, const char *type)
 {
     const char *accept = apr_table_get(r->headers_in, "Accept");

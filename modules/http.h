@@ -96,6 +96,9 @@ json_t *secauth_json_pool(apr_pool_t *p, json_t *value);
 void secauth_register_error_filter(void);
 void secauth_insert_error_filter(request_rec *r);
 
+/* The client's address for a log line ("-" when unknown). */
+const char *secauth_client_ip(request_rec *r);
+
 /* Content negotiation: 1 when the Accept header names type (exactly, not through a wildcard). */
 int secauth_accepts(request_rec *r, const char *type);
 

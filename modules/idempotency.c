@@ -118,7 +118,7 @@ int secauth_idem_send(request_rec *r, int status, const char *location, const ch
 int secauth_idem_replay(secauth_req_t *req, ap_dbd_t *dbd, secauth_idem_t *idem)
 {
     request_rec *r = req->r;
-    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_int64_t now = secauth_now_sec();
     secauth_rows_t rows;
     const void *args[3];
     const char **row;
@@ -155,7 +155,7 @@ int secauth_idem_replay(secauth_req_t *req, ap_dbd_t *dbd, secauth_idem_t *idem)
 int secauth_idem_store(secauth_req_t *req, ap_dbd_t *dbd, const secauth_idem_t *idem,
                        int status, const char *location, const char *etag, const char *body)
 {
-    apr_int64_t expires = apr_time_sec(apr_time_now()) + SECAUTH_IDEM_LIFETIME_SEC;
+    apr_int64_t expires = secauth_now_sec() + SECAUTH_IDEM_LIFETIME_SEC;
     const void *args[8];
 
     args[0] = &idem->user_id;
@@ -173,7 +173,7 @@ static volatile apr_uint32_t last_purge;
 
 void secauth_idem_purge(secauth_req_t *req, ap_dbd_t *dbd)
 {
-    apr_int64_t now = apr_time_sec(apr_time_now());
+    apr_int64_t now = secauth_now_sec();
     apr_uint32_t minute = (apr_uint32_t)(now / 60) + 1, last = apr_atomic_read32(&last_purge);
     const void *args[1];
 

@@ -186,15 +186,6 @@ static int send_product_read(secauth_req_t *req, const char *key, const product_
     return send_rendered(r, etag, body, len);
 }
 
-/* UTC now as both drivers store it; passed from here so MySQL and SQLite agree. */
-static const char *db_now(request_rec *r)
-{
-    apr_time_exp_t t;
-    apr_time_exp_gmt(&t, r->request_time);
-    return apr_psprintf(r->pool, "%04d-%02d-%02d %02d:%02d:%02d", t.tm_year + 1900,
-                        t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
-}
-
 /* ---- access ---- */
 
 /* OK when the caller may read (any valid access token), and for writes has a writer role;
@@ -324,7 +315,7 @@ static int insert_once(secauth_req_t *req, ap_dbd_t *dbd, const secauth_product_
 {
     request_rec *r = req->r;
     apr_dbd_transaction_t *txn = NULL;
-    const char *now = db_now(r);
+    const char *now = secauth_db_time(r->pool, r->request_time);
     product_t prod;
     json_t *json;
     char *text;
@@ -418,7 +409,7 @@ int secauth_products_create(secauth_req_t *req)
     if (rc == SECAUTH_IDEM_NEW) {
         return create_once(req, dbd, &in, &idem);
     }
-    now = db_now(r);
+    now = secauth_db_time(r->pool, r->request_time);
     if (insert_row(req, dbd, &in, now, &id) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);
     }
@@ -556,7 +547,7 @@ int secauth_products_update(secauth_req_t *req)
     if (!(dbd = secauth_db_acquire(r))) {
         return secauth_unavailable(r);
     }
-    now = db_now(r);
+    now = secauth_db_time(r->pool, r->request_time);
     for (attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
         rc = load(req, dbd, req->id, &prod);
         if (rc < 0) return secauth_unavailable(r);

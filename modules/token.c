@@ -303,6 +303,17 @@ const char *secauth_key_load(apr_pool_t *p, secauth_alg_e alg, const char *path,
     if ((err = read_key_file(p, path, &data, &len))) {
         return err;
     }
+    return secauth_key_parse(p, alg, path, kid, data, len, out);
+}
+
+const char *secauth_key_parse(apr_pool_t *p, secauth_alg_e alg, const char *path,
+                              const char *kid, const unsigned char *data, apr_size_t len,
+                              secauth_key_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!secauth_alg_name(alg)) {
+        return "unknown algorithm";
+    }
     out->kid = kid ? apr_pstrdup(p, kid) : NULL;
     out->path = apr_pstrdup(p, path);
     out->alg = alg;
@@ -452,8 +463,10 @@ static int jws_verify(apr_pool_t *p, const secauth_key_t *key, const char *input
     int good;
 
     if (key->alg == SECAUTH_ALG_HS256) {
-        return sig_len == HS256_MAC_LEN && hs256_mac(key, input, len, mac)
+        good = sig_len == HS256_MAC_LEN && hs256_mac(key, input, len, mac)
             && CRYPTO_memcmp(mac, sig, HS256_MAC_LEN) == 0;
+        OPENSSL_cleanse(mac, sizeof(mac));
+        return good;
     }
     if (key->alg == SECAUTH_ALG_ES256) {
         if (sig_len != 2 * ES256_PART_LEN || !(sig = ecdsa_jws_to_der(p, sig, &sig_len))) {

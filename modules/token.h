@@ -66,6 +66,12 @@ int secauth_alg_parse(const char *name, secauth_alg_e *alg);
 const char *secauth_key_load(apr_pool_t *p, secauth_alg_e alg, const char *path,
                              const char *kid, secauth_key_t *out);
 
+/* The same from the bytes of a key file already read (data NUL-terminated at data[len]), so
+ * that startup reads each file once (config.c); path only names the key. */
+const char *secauth_key_parse(apr_pool_t *p, secauth_alg_e alg, const char *path,
+                              const char *kid, const unsigned char *data, apr_size_t len,
+                              secauth_key_t *out);
+
 /* An HS256 key from secret bytes held by the caller (at least 32), as secauth_key_load makes
  * one from a file. Returns NULL on success, else a message. */
 const char *secauth_key_hs256(apr_pool_t *p, const unsigned char *secret, apr_size_t len,
