@@ -78,13 +78,14 @@ const char *secauth_cache_set_directive(cmd_parms *cmd, void *dummy, const char 
         return apr_psprintf(cmd->pool, "%s belongs in the main server: one cache and one "
                             "poller serve every virtual host of this httpd", name);
     }
-    if (!strcasecmp(name, "SecAuthStateRefresh")) {
+    switch ((int)(apr_uintptr_t)cmd->info) {
+    case SECAUTH_CACHE_SET_REFRESH:
         field = &directives.refresh_ms, min = 0, max = 60000;
-    }
-    else if (!strcasecmp(name, "SecAuthStateMaxStale")) {
+        break;
+    case SECAUTH_CACHE_SET_MAX_STALE:
         field = &directives.max_stale_ms, min = 100, max = 3600000;
-    }
-    else {
+        break;
+    default:
         field = &directives.size, min = 64 * 1024, max = 1024 * 1024 * 1024;
     }
     errno = 0;

@@ -18,12 +18,17 @@ typedef enum {
 
 /* The directives (inserted into the module's directive table by config.c). */
 const char *secauth_cache_set_directive(cmd_parms *cmd, void *dummy, const char *arg);
+/* cmd->info of each: which setting (cache.c's table of settings) */
+enum { SECAUTH_CACHE_SET_REFRESH = 1, SECAUTH_CACHE_SET_MAX_STALE, SECAUTH_CACHE_SET_SIZE };
 #define SECAUTH_CACHE_DIRECTIVES \
-    AP_INIT_TAKE1("SecAuthStateRefresh", secauth_cache_set_directive, NULL, RSRC_CONF, \
+    AP_INIT_TAKE1("SecAuthStateRefresh", secauth_cache_set_directive, \
+                  (void *)SECAUTH_CACHE_SET_REFRESH, RSRC_CONF, \
                   "milliseconds between two reads of the change feed (default 100; 0: no cache)"), \
-    AP_INIT_TAKE1("SecAuthStateMaxStale", secauth_cache_set_directive, NULL, RSRC_CONF, \
+    AP_INIT_TAKE1("SecAuthStateMaxStale", secauth_cache_set_directive, \
+                  (void *)SECAUTH_CACHE_SET_MAX_STALE, RSRC_CONF, \
                   "milliseconds without a good read of the feed before the cache is not trusted (default 1000)"), \
-    AP_INIT_TAKE1("SecAuthStateCacheSize", secauth_cache_set_directive, NULL, RSRC_CONF, \
+    AP_INIT_TAKE1("SecAuthStateCacheSize", secauth_cache_set_directive, \
+                  (void *)SECAUTH_CACHE_SET_SIZE, RSRC_CONF, \
                   "bytes of shared memory for the state cache (default 8388608)")
 
 void secauth_cache_register_hooks(apr_pool_t *p);

@@ -76,6 +76,9 @@ void *secauth_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     return conf;
 }
 
+/* OWASP's argon2id costs: SecAuthPasswordHash's default, and that of a parameter it leaves out. */
+static const secauth_argon2_params_t default_argon2 = {19456, 2, 1};
+
 static secauth_server_conf_t *cmd_conf(cmd_parms *cmd)
 {
     secauth_server_conf_t *conf = secauth_server_config(cmd->server);
@@ -150,70 +153,77 @@ static const char *set_key(cmd_parms *cmd, void *dummy, const char *path, const 
     return NULL;
 }
 
+/* A string directive: cmd->info is the offset of its field (as mod_dbd's directives). */
 static const char *set_string(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    secauth_server_conf_t *conf = cmd_conf(cmd);
-    const char *name = cmd->cmd->name;
     (void)dummy;
-
     if (!*arg) {
-        return apr_psprintf(cmd->pool, "%s must not be empty", name);
+        return apr_psprintf(cmd->pool, "%s must not be empty", cmd->cmd->name);
     }
-    if (!strcasecmp(name, "SecAuthIssuer")) {
-        conf->issuer = arg;
-    }
-    else if (!strcasecmp(name, "SecAuthAudience")) {
-        conf->audience = arg;
-    }
-    else if (!strcasecmp(name, "SecAuthTOTPIssuer")) {
-        if (strchr(arg, ':')) {
-            return apr_psprintf(cmd->pool, "%s must not contain ':'", name);
-        }
-        conf->totp_issuer = arg;
-    }
-    else if (!strcasecmp(name, "SecAuthEncryptionKeyFile")) {
-        conf->encryption_key_file = ap_server_root_relative(cmd->pool, arg);
-    }
-    else if (!strcasecmp(name, "SecAuthCommonPasswords")) {
-        conf->common_passwords_file = ap_server_root_relative(cmd->pool, arg);
-    }
-    else if (!strcasecmp(name, "SecAuthBootstrapAdmin")) {
-        conf->bootstrap_admin = apr_pstrdup(cmd->pool, arg);
-        ap_str_tolower((char *)conf->bootstrap_admin);
-    }
+    *(const char **)((char *)cmd_conf(cmd) + (apr_size_t)cmd->info) = arg;
     return NULL;
 }
 
+/* A file directive: the path relative to ServerRoot, at the offset cmd->info. */
+static const char *set_path(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    (void)dummy;
+    if (!*arg) {
+        return apr_psprintf(cmd->pool, "%s must not be empty", cmd->cmd->name);
+    }
+    *(const char **)((char *)cmd_conf(cmd) + (apr_size_t)cmd->info)
+        = ap_server_root_relative(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_totp_issuer(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    if (strchr(arg, ':')) {
+        return apr_psprintf(cmd->pool, "%s must not contain ':'", cmd->cmd->name);
+    }
+    return set_string(cmd, dummy, arg);
+}
+
+static const char *set_bootstrap_admin(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    char *name = apr_pstrdup(cmd->pool, arg);
+
+    ap_str_tolower(name);
+    return set_string(cmd, dummy, name);
+}
+
+/* An integer directive: cmd->info is its slot, the field's offset and the accepted range. */
+typedef struct {
+    apr_size_t offset;
+    int min;
+    int max;
+} int_slot_t;
+
+#define SLOT(field) APR_OFFSETOF(secauth_server_conf_t, field)
+static const int_slot_t token_lifetime_slot = {SLOT(token_lifetime), 30, 86400};
+static const int_slot_t clock_skew_slot = {SLOT(clock_skew), 0, 300};
+static const int_slot_t totp_skew_slot = {SLOT(totp_skew), 0, 10};
+static const int_slot_t password_min_length_slot = {SLOT(password_min_length), 8,
+                                                    SECAUTH_PASSWORD_MAX_LENGTH};
+static const int_slot_t hash_concurrency_slot = {SLOT(hash_concurrency), 1, 1024};
+
 static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    secauth_server_conf_t *conf = cmd_conf(cmd);
-    const char *name = cmd->cmd->name;
-    int v;
-    const char *err;
+    const int_slot_t *slot = cmd->info;
     (void)dummy;
 
-    if (!strcasecmp(name, "SecAuthTokenLifetime")) {
-        if (!(err = parse_int_range(cmd, arg, 30, 86400, &v))) conf->token_lifetime = v;
-    }
-    else if (!strcasecmp(name, "SecAuthClockSkew")) {
-        if (!(err = parse_int_range(cmd, arg, 0, 300, &v))) conf->clock_skew = v;
-    }
-    else if (!strcasecmp(name, "SecAuthTOTPSkew")) {
-        if (!(err = parse_int_range(cmd, arg, 0, 10, &v))) conf->totp_skew = v;
-    }
-    else if (!strcasecmp(name, "SecAuthPasswordMinLength")) {
-        if (!(err = parse_int_range(cmd, arg, 8, SECAUTH_PASSWORD_MAX_LENGTH, &v))) {
-            conf->password_min_length = v;
-        }
-    }
-    else if (!strcasecmp(name, "SecAuthHashConcurrency")) {
-        if (!(err = parse_int_range(cmd, arg, 1, 1024, &v))) conf->hash_concurrency = v;
-    }
-    else if (!strcasecmp(name, "SecAuthMaxBody")) {
-        if (!(err = parse_int_range(cmd, arg, 1024, 16 * 1024 * 1024, &v))) conf->max_body = v;
-    }
-    else {
-        err = "unknown directive";
+    return parse_int_range(cmd, arg, slot->min, slot->max,
+                           (int *)((char *)cmd_conf(cmd) + slot->offset));
+}
+
+static const char *set_max_body(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err;
+    int v;
+    (void)dummy;
+
+    if (!(err = parse_int_range(cmd, arg, 1024, 16 * 1024 * 1024, &v))) {
+        cmd_conf(cmd)->max_body = v;
     }
     return err;
 }
@@ -221,7 +231,7 @@ static const char *set_int(cmd_parms *cmd, void *dummy, const char *arg)
 static const char *set_password_hash(cmd_parms *cmd, void *dummy, int argc, char *const argv[])
 {
     secauth_server_conf_t *conf = cmd_conf(cmd);
-    secauth_argon2_params_t params = {19456, 2, 1};
+    secauth_argon2_params_t params = default_argon2;
     int i, v;
     const char *err;
     (void)dummy;
@@ -303,33 +313,38 @@ const command_rec secauth_directives[] = {
                   "HS256 (default), RS256 or ES256"),
     AP_INIT_TAKE12("SecAuthJWTKey", set_key, NULL, RSRC_CONF,
                    "key file and key id; repeat for rotation, the first one signs"),
-    AP_INIT_TAKE1("SecAuthIssuer", set_string, NULL, RSRC_CONF, "the tokens' iss"),
-    AP_INIT_TAKE1("SecAuthAudience", set_string, NULL, RSRC_CONF, "the tokens' aud"),
-    AP_INIT_TAKE1("SecAuthTokenLifetime", set_int, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthIssuer", set_string, (void *)SLOT(issuer), RSRC_CONF, "the tokens' iss"),
+    AP_INIT_TAKE1("SecAuthAudience", set_string, (void *)SLOT(audience),
+                  RSRC_CONF, "the tokens' aud"),
+    AP_INIT_TAKE1("SecAuthTokenLifetime", set_int, (void *)&token_lifetime_slot, RSRC_CONF,
                   "token lifetime in seconds (default 600)"),
-    AP_INIT_TAKE1("SecAuthClockSkew", set_int, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthClockSkew", set_int, (void *)&clock_skew_slot, RSRC_CONF,
                   "leeway in seconds for exp/nbf/iat (default 30, at most 300)"),
-    AP_INIT_TAKE1("SecAuthEncryptionKeyFile", set_string, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthEncryptionKeyFile", set_path, (void *)SLOT(encryption_key_file),
+                  RSRC_CONF,
                   "file of exactly 32 random bytes that seals TOTP secrets"),
-    AP_INIT_TAKE1("SecAuthTOTPIssuer", set_string, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthTOTPIssuer", set_totp_issuer, (void *)SLOT(totp_issuer), RSRC_CONF,
                   "issuer label shown by authenticator apps (default SecAuth)"),
-    AP_INIT_TAKE1("SecAuthTOTPSkew", set_int, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthTOTPSkew", set_int, (void *)&totp_skew_slot, RSRC_CONF,
                   "accepted TOTP steps either side of now (default 1)"),
     AP_INIT_TAKE_ARGV("SecAuthPasswordHash", set_password_hash, NULL, RSRC_CONF,
                       "argon2id m=KiB t=iterations p=lanes (default m=19456 t=2 p=1)"),
-    AP_INIT_TAKE1("SecAuthHashConcurrency", set_int, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthHashConcurrency", set_int, (void *)&hash_concurrency_slot, RSRC_CONF,
                   "argon2id hashes run at once per process (default: the number of CPUs)"),
-    AP_INIT_TAKE1("SecAuthPasswordMinLength", set_int, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthPasswordMinLength", set_int, (void *)&password_min_length_slot,
+                  RSRC_CONF,
                   "minimum password length in characters (default 12)"),
-    AP_INIT_TAKE1("SecAuthCommonPasswords", set_string, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthCommonPasswords", set_path, (void *)SLOT(common_passwords_file),
+                  RSRC_CONF,
                   "file of common passwords to refuse, one a line"),
     AP_INIT_TAKE3("SecAuthLockout", set_lockout, NULL, RSRC_CONF,
                   "failures before lockout, first delay (s), longest delay (s); default 5 60 900"),
     AP_INIT_TAKE12("SecAuthRegisterLimit", set_register_limit, NULL, RSRC_CONF,
                    "registrations per client address per SECONDS, or off; default 20 3600"),
-    AP_INIT_TAKE1("SecAuthMaxBody", set_int, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthMaxBody", set_max_body, NULL, RSRC_CONF,
                   "largest accepted request body in bytes (default 65536)"),
-    AP_INIT_TAKE1("SecAuthBootstrapAdmin", set_string, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SecAuthBootstrapAdmin", set_bootstrap_admin, (void *)SLOT(bootstrap_admin),
+                  RSRC_CONF,
                   "an existing account promoted to admin at startup"),
     SECAUTH_CACHE_DIRECTIVES,
     {NULL}
@@ -424,6 +439,9 @@ static const char *load_encryption_key(apr_pool_t *p, server_rec *s, secauth_ser
     return NULL;
 }
 
+/* The one place where defaults are applied: create leaves every field unset (SECAUTH_UNSET or
+ * NULL), merge keeps what the virtual host sets over what it inherits, and this fills the rest
+ * at post_config. */
 static void apply_defaults(secauth_server_conf_t *conf)
 {
     if (conf->alg == SECAUTH_UNSET) conf->alg = SECAUTH_ALG_HS256;
@@ -433,11 +451,7 @@ static void apply_defaults(secauth_server_conf_t *conf)
     if (conf->clock_skew == SECAUTH_UNSET) conf->clock_skew = 30;
     if (!conf->totp_issuer) conf->totp_issuer = "SecAuth";
     if (conf->totp_skew == SECAUTH_UNSET) conf->totp_skew = 1;
-    if (!conf->argon2.m_cost) {
-        conf->argon2.m_cost = 19456;
-        conf->argon2.t_cost = 2;
-        conf->argon2.parallelism = 1;
-    }
+    if (!conf->argon2.m_cost) conf->argon2 = default_argon2;
     if (conf->password_min_length == SECAUTH_UNSET) conf->password_min_length = 12;
     if (conf->hash_concurrency == SECAUTH_UNSET) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -1,5 +1,5 @@
 /* config.h — the module's server configuration: the directives of API.md §8, their defaults
- * (applied in one place, at merge and post_config time) and startup validation. */
+ * (applied in one place, at post_config: config.c's apply_defaults) and startup validation. */
 #ifndef SECAUTH_CONFIG_H
 #define SECAUTH_CONFIG_H
 

@@ -166,9 +166,8 @@ int secauth_for_httpd(request_rec *r, int status)
 
 int secauth_unavailable(request_rec *r)
 {
-    secauth_server_conf_t *conf = secauth_server_config(r->server);
     apr_table_setn(r->err_headers_out, "Retry-After",
-                   apr_itoa(r->pool, conf ? conf->db_retry_after : 5));
+                   apr_itoa(r->pool, secauth_server_config(r->server)->db_retry_after));
     return secauth_problem(r, HTTP_SERVICE_UNAVAILABLE, "the database is unavailable", NULL);
 }
 

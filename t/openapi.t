@@ -1,6 +1,6 @@
 # openapi.t — real responses against docs/openapi.yaml: walks every documented operation through
 # the real flow (register, QR, verify-2fa, login, products, admin, password, logout) with valid
-# and invalid requests, records each exchange, and has t/lib/openapi-validate.mjs (node, ajv)
+# and invalid requests, records each exchange, and has t/node/openapi-validate.mjs (node, ajv)
 # check status, content type, headers and body of each against the document. One test per
 # exchange, then: every operation exercised, every example of the document valid.
 use strict;
@@ -245,7 +245,7 @@ eval {
 my ($fh, $file) = tempfile(UNLINK => 1);
 print $fh $JSON->encode(\@exchanges);
 close $fh;
-my $out = `node "$src/t/lib/openapi-validate.mjs" "$src/docs/openapi.yaml" < "$file" 2>&1`;
+my $out = `node "$src/t/node/openapi-validate.mjs" "$src/docs/openapi.yaml" < "$file" 2>&1`;
 my $results = eval { $JSON->decode($out) };
 
 plan tests => 2 + ($results ? scalar @$results : 0);
