@@ -1,6 +1,7 @@
-/* account_input.c — the checks of the register, verify-2fa and login bodies: required string
- * members, the username's characters and length, the password policy. Pure (APR, jansson and
- * password.c), so accounts.c calls them on a parsed body and fuzz/fuzz_accounts.c on any JSON. */
+/* account_input.c — the checks of the register, verify-2fa, login and password change bodies:
+ * required string members, the username's characters and length, the password policy. Pure
+ * (APR, jansson and password.c), so accounts.c calls them on a parsed body and
+ * fuzz/fuzz_accounts.c on any JSON. */
 #include "account_input.h"
 #include "body.h"
 #include "password.h"
@@ -104,5 +105,25 @@ void secauth_login_validate(apr_pool_t *p, json_t *body, secauth_account_input_t
     in->recovery_code = string_field(body, "recovery_code", 0, errors);
     if (in->code && in->recovery_code) {
         secauth_errors_add(errors, "recovery_code", "cannot be given together with code");
+    }
+}
+
+void secauth_password_change_validate(apr_pool_t *p, json_t *body, const char *username,
+                                      int password_min, int password_max, apr_hash_t *common,
+                                      secauth_account_input_t *in, json_t *errors)
+{
+    const char *why;
+
+    memset(in, 0, sizeof(*in));
+    in->password = string_field(body, "current_password", 1, errors);
+    in->new_password = string_field(body, "new_password", 1, errors);
+    in->code = string_field(body, "code", 1, errors);
+    if (in->new_password && (why = secauth_password_policy(p, in->new_password, username,
+                                                           password_min, password_max,
+                                                           common))) {
+        secauth_errors_add(errors, "new_password", why);
+    }
+    else if (in->new_password && in->password && !strcmp(in->new_password, in->password)) {
+        secauth_errors_add(errors, "new_password", "must differ from the current password");
     }
 }

@@ -1,5 +1,5 @@
 /* account_input.h — validation of the account routes' request bodies (register, verify-2fa,
- * login; API.md §2), apart from request handling. */
+ * login, password change; API.md §2), apart from request handling. */
 #ifndef SECAUTH_ACCOUNT_INPUT_H
 #define SECAUTH_ACCOUNT_INPUT_H
 
@@ -17,6 +17,7 @@ typedef struct {
     const char *password;
     const char *code;
     const char *recovery_code;
+    const char *new_password;    /* POST /password; password is then the current one */
 } secauth_account_input_t;
 
 /* NULL when name is an acceptable username, else why not. */
@@ -36,5 +37,10 @@ void secauth_verify_validate(apr_pool_t *p, json_t *body, secauth_account_input_
                              json_t *errors);
 void secauth_login_validate(apr_pool_t *p, json_t *body, secauth_account_input_t *in,
                             json_t *errors);
+/* POST /password of the caller username: current_password, new_password under the policy and
+ * unlike the current one, code. */
+void secauth_password_change_validate(apr_pool_t *p, json_t *body, const char *username,
+                                      int password_min, int password_max, apr_hash_t *common,
+                                      secauth_account_input_t *in, json_t *errors);
 
 #endif

@@ -1158,21 +1158,6 @@ int secauth_login(secauth_req_t *req)
 enum { P_NAME, P_PASSWORD, P_SECRET, P_CONFIRMED, P_LOCKED, P_GENERATION, P_DISABLED,
        P_NOT_BEFORE, P_KEEP_JTI };
 
-/* The string member name of body, or NULL with a field error. */
-static const char *string_field(secauth_req_t *req, json_t *body, const char *name)
-{
-    json_t *v = json_object_get(body, name);
-    if (!v) {
-        secauth_field_error(req, name, "is required");
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        secauth_field_error(req, name, "must be a string");
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
 /* Logs the failure (counted like a failed login's, API.md §3) and answers 401. */
 static int change_failed(secauth_req_t *req, ap_dbd_t *dbd, const char *what)
 {
@@ -1215,33 +1200,22 @@ static int password_account(secauth_req_t *req, ap_dbd_t *dbd, const char ***row
     return caller_revoked(req->caller, *row) ? secauth_refuse_token(req->r, "token revoked") : OK;
 }
 
-/* Everything that can be judged from the body alone, before anything is consumed: OK with the
- * three members, else 400 recorded. */
-static int password_input(secauth_req_t *req, const char **current, const char **fresh,
-                          const char **code)
+/* Everything that can be judged from the body alone, before anything is consumed: OK with
+ * *in (password: the current one), else 400 recorded. */
+static int password_input(secauth_req_t *req, secauth_account_input_t *in)
 {
     static const char *const fields[] = {"current_password", "new_password", "code", NULL};
-    const secauth_server_conf_t *conf = req->conf;
-    const char *why;
     json_t *body;
     int rc;
 
     if ((rc = secauth_read_object(req, fields, &body)) != OK) {
         return rc;
     }
-    *current = string_field(req, body, "current_password");
-    *fresh = string_field(req, body, "new_password");
-    *code = string_field(req, body, "code");
-    if (*fresh && (why = secauth_password_policy(req->r->pool, *fresh, req->caller->username,
-                                                 conf->password_min_length,
-                                                 SECAUTH_PASSWORD_MAX_LENGTH,
-                                                 conf->common_passwords))) {
-        secauth_field_error(req, "new_password", why);
-    }
-    else if (*fresh && *current && !strcmp(*fresh, *current)) {
-        secauth_field_error(req, "new_password", "must differ from the current password");
-    }
-    return req->errors ? secauth_send_field_errors(req) : OK;
+    secauth_password_change_validate(req->r->pool, body, req->caller->username,
+                                     req->conf->password_min_length,
+                                     SECAUTH_PASSWORD_MAX_LENGTH, req->conf->common_passwords, in,
+                                     field_errors(req));
+    return has_field_errors(req) ? secauth_send_field_errors(req) : OK;
 }
 
 /* Every token issued so far dies (a new generation), but the caller's own session; only while
@@ -1283,13 +1257,14 @@ static int store_password(secauth_req_t *req, ap_dbd_t *dbd, const char *const *
 int secauth_password_change(secauth_req_t *req)
 {
     request_rec *r = req->r;
-    const char *current, *fresh, *code, *hash, **row, *why = NULL;
+    const char *hash, **row, *why = NULL;
+    secauth_account_input_t in;
     second_factor_t factor;
     ap_dbd_t *dbd;
     int rc;
 
     if ((rc = secauth_require_caller(r, &req->caller)) != OK
-        || (rc = password_input(req, &current, &fresh, &code)) != OK) {
+        || (rc = password_input(req, &in)) != OK) {
         return rc;
     }
     if (!(dbd = secauth_db_acquire(r))) {
@@ -1304,7 +1279,7 @@ int secauth_password_change(secauth_req_t *req)
         return rc;
     }
     /* the same order as login: the password, then the code, which a success consumes */
-    if (!secauth_password_verify(r->pool, row[P_PASSWORD], current)) {
+    if (!secauth_password_verify(r->pool, row[P_PASSWORD], in.password)) {
         return change_failed(req, dbd, "wrong password");
     }
     if (atoi(row[P_CONFIRMED]) == 0) {
@@ -1315,10 +1290,11 @@ int secauth_password_change(secauth_req_t *req)
         return secauth_problem(r, HTTP_FORBIDDEN, "two-factor enrolment is not confirmed", NULL);
     }
     /* hashed before the code is consumed, so that a failure here leaves the code usable */
-    if (!(hash = secauth_password_hash(r->pool, &req->conf->argon2, fresh))) {
+    if (!(hash = secauth_password_hash(r->pool, &req->conf->argon2, in.new_password))) {
         return secauth_problem(r, HTTP_INTERNAL_SERVER_ERROR, "password hashing failed", NULL);
     }
-    factor = (second_factor_t){req->caller->user_id, row[P_NAME], row[P_SECRET], code, NULL, 0};
+    factor = (second_factor_t){req->caller->user_id, row[P_NAME], row[P_SECRET], in.code, NULL,
+                               0};
     if ((rc = second_factor(req, dbd, &factor, &why)) != 1) {
         return rc == SECAUTH_DB_ERROR ? secauth_unavailable(r) : change_failed(req, dbd, why);
     }
@@ -1326,6 +1302,18 @@ int secauth_password_change(secauth_req_t *req)
 }
 
 /* ---- POST /logout, GET /me ---- */
+
+/* The routes of a signed-in caller: OK with the caller and the request's connection, else the
+ * status of the answer. */
+static int signed_in(secauth_req_t *req, const secauth_caller_t **caller, ap_dbd_t **dbd)
+{
+    int rc = secauth_require_caller(req->r, caller);
+
+    if (rc != OK) {
+        return rc;
+    }
+    return (*dbd = secauth_db_acquire(req->r)) ? OK : secauth_unavailable(req->r);
+}
 
 int secauth_logout(secauth_req_t *req)
 {
@@ -1336,11 +1324,8 @@ int secauth_logout(secauth_req_t *req)
     ap_dbd_t *dbd;
     int rc;
 
-    if ((rc = secauth_require_caller(r, &caller)) != OK) {
+    if ((rc = signed_in(req, &caller, &dbd)) != OK) {
         return rc;
-    }
-    if (!(dbd = secauth_db_acquire(r))) {
-        return secauth_unavailable(r);
     }
     /* kept while the token could still pass verification, clock skew included */
     until = caller->exp + req->conf->clock_skew;
@@ -1368,11 +1353,8 @@ int secauth_me(secauth_req_t *req)
     ap_dbd_t *dbd;
     int rc;
 
-    if ((rc = secauth_require_caller(r, &caller)) != OK) {
+    if ((rc = signed_in(req, &caller, &dbd)) != OK) {
         return rc;
-    }
-    if (!(dbd = secauth_db_acquire(r))) {
-        return secauth_unavailable(r);
     }
     args[0] = &caller->user_id;
     if (secauth_db_select(r, dbd, "secauth_acct_me", args, &rows) != SECAUTH_DB_OK) {

@@ -119,6 +119,23 @@ static int fetch_failed(secauth_req_t *req, int outcome)
         : secauth_unavailable(req->r);
 }
 
+/* The admin routes on the user {id}: OK with the caller, the request's connection and the
+ * user's row, else the status of the answer (401/403, 404, 503). */
+static int admin_target(secauth_req_t *req, const secauth_caller_t **caller, ap_dbd_t **dbd,
+                        const char ***row)
+{
+    int rc, found;
+
+    if ((rc = require_admin(req, caller)) != OK) {
+        return rc;
+    }
+    if (!(*dbd = secauth_db_acquire(req->r))) {
+        return secauth_unavailable(req->r);
+    }
+    found = fetch_user(req, *dbd, "secauth_admin_get", row);
+    return found == USER_FOUND ? OK : fetch_failed(req, found);
+}
+
 static int send_user(secauth_req_t *req, ap_dbd_t *dbd)
 {
     const char **row = NULL;
@@ -316,16 +333,10 @@ int secauth_users_reset_2fa(secauth_req_t *req)
     const char *sealed, **row = NULL;
     const void *args[4];
     ap_dbd_t *dbd;
-    int rc, found, ok;
+    int rc, ok;
 
-    if ((rc = require_admin(req, &caller)) != OK) {
+    if ((rc = admin_target(req, &caller, &dbd, &row)) != OK) {
         return rc;
-    }
-    if (!(dbd = secauth_db_acquire(r))) {
-        return secauth_unavailable(r);
-    }
-    if ((found = fetch_user(req, dbd, "secauth_admin_get", &row)) != USER_FOUND) {
-        return fetch_failed(req, found);
     }
     if (secauth_random_bytes(secret, sizeof(secret)) != 0
         || !(sealed = secauth_account_seal_secret(r->pool, req->conf, req->id, row[1], secret,
@@ -366,16 +377,10 @@ int secauth_users_unlock(secauth_req_t *req)
     const secauth_caller_t *caller;
     const char **row = NULL;
     ap_dbd_t *dbd;
-    int rc, found;
+    int rc;
 
-    if ((rc = require_admin(req, &caller)) != OK) {
+    if ((rc = admin_target(req, &caller, &dbd, &row)) != OK) {
         return rc;
-    }
-    if (!(dbd = secauth_db_acquire(r))) {
-        return secauth_unavailable(r);
-    }
-    if ((found = fetch_user(req, dbd, "secauth_admin_get", &row)) != USER_FOUND) {
-        return fetch_failed(req, found);
     }
     if (secauth_account_clear_failures(req, dbd, req->id) != SECAUTH_DB_OK) {
         return secauth_unavailable(r);

@@ -159,6 +159,55 @@ static void test_accounts(apr_pool_t *p)
     json_decref(v);
 }
 
+/* The body of POST /password: the three members, the policy, and a new password unlike the
+ * current one, in that order of errors. */
+static void test_password_change(apr_pool_t *p)
+{
+    const char *err;
+    secauth_account_input_t in;
+    json_t *v, *errors;
+
+    v = BODY("{\"current_password\":\"old horse battery\",\"new_password\":\"new horse battery\","
+             "\"code\":\"123456\"}");
+    errors = json_array();
+    secauth_password_change_validate(p, v, "alice", 12, 128, NULL, &in, errors);
+    is_int(json_array_size(errors), 0, "a valid password change");
+    is_str(in.password, "old horse battery", "password is the current one");
+    is_str(in.new_password, "new horse battery", "new_password");
+    is_str(in.code, "123456", "code");
+    json_decref(errors);
+    json_decref(v);
+
+    v = BODY("{\"new_password\":5}");
+    errors = json_array();
+    secauth_password_change_validate(p, v, "alice", 12, 128, NULL, &in, errors);
+    is_int(json_array_size(errors), 3, "current_password and code missing, new_password no string");
+    is_str(json_string_value(json_object_get(json_array_get(errors, 0), "field")),
+           "current_password", "the first error is current_password's");
+    json_decref(errors);
+    json_decref(v);
+
+    v = BODY("{\"current_password\":\"same horse battery\",\"new_password\":\"same horse battery\","
+             "\"code\":\"1\"}");
+    errors = json_array();
+    secauth_password_change_validate(p, v, "alice", 12, 128, NULL, &in, errors);
+    is_int(json_array_size(errors), 1, "the same password again");
+    is_str(json_string_value(json_object_get(json_array_get(errors, 0), "detail")),
+           "must differ from the current password", "named as such");
+    json_decref(errors);
+    json_decref(v);
+
+    v = BODY("{\"current_password\":\"old horse battery\",\"new_password\":\"short\",\"code\":\"1\"}");
+    errors = json_array();
+    secauth_password_change_validate(p, v, "alice", 12, 128, NULL, &in, errors);
+    is_int(json_array_size(errors), 1, "a new password under the policy's length");
+    is_str(json_string_value(json_object_get(json_array_get(errors, 0), "field")), "new_password",
+           "on new_password");
+    json_decref(errors);
+    json_decref(v);
+    (void)err;
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -168,6 +217,7 @@ int main(void)
     test_body(p);
     test_product(p);
     test_accounts(p);
+    test_password_change(p);
     apr_pool_destroy(p);
     apr_terminate();
     return done_testing();
