@@ -185,6 +185,8 @@ static void secauth_register_hooks(apr_pool_t *p)
     ap_hook_post_config(secauth_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_child_init(secauth_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(secauth_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* where the API is mounted, while the <Location>s' configuration is merged */
+    ap_hook_translate_name(secauth_note_mount, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* before http_core's own TRACE answer, which runs in the middle of map_to_storage */
     ap_hook_map_to_storage(secauth_trace, NULL, NULL, APR_HOOK_FIRST);
     /* mod_dir's trailing-slash redirect runs last among the fixups */
@@ -199,8 +201,8 @@ static void secauth_register_hooks(apr_pool_t *p)
 
 module AP_MODULE_DECLARE_DATA secauth_module = {
     STANDARD20_MODULE_STUFF,
-    NULL,                        /* per-directory config: httpd's AuthType/Require decide */
-    NULL,
+    secauth_create_dir_conf,     /* per directory: the mount point of the API */
+    secauth_merge_dir_conf,
     secauth_create_server_conf,
     secauth_merge_server_conf,
     secauth_directives,

@@ -41,7 +41,6 @@ typedef struct {
     volatile apr_uint32_t slots[SLOTS];     /* per (kind, id) hash slot */
     volatile apr_uint64_t feed_ok;          /* start of the last complete read of the feed (us) */
     volatile apr_uint64_t feed_cursor;      /* the poller's place in the feed */
-    volatile apr_uint64_t hits, misses;
 } shared_t;
 
 static struct {
@@ -191,16 +190,6 @@ void secauth_cache_set_feed_cursor(apr_int64_t id)
     }
 }
 
-apr_uint64_t secauth_cache_hits(void)
-{
-    return shared ? apr_atomic_read64(&shared->hits) : 0;
-}
-
-apr_uint64_t secauth_cache_misses(void)
-{
-    return shared ? apr_atomic_read64(&shared->misses) : 0;
-}
-
 apr_int64_t secauth_cache_feed_age_ms(void)
 {
     apr_uint64_t ok = shared ? apr_atomic_read64(&shared->feed_ok) : 0;
@@ -227,11 +216,9 @@ char *secauth_cache_get(request_rec *r, const char *key, apr_size_t max, apr_siz
                             (unsigned int)strlen(key), buf, &got, r->pool);
     if (mutex) apr_global_mutex_unlock(mutex);
     if (rv != APR_SUCCESS) {
-        apr_atomic_inc64(&shared->misses);
         secauth_metrics_inc(SECAUTH_M_STATE_CACHE_MISSES);
         return NULL;
     }
-    apr_atomic_inc64(&shared->hits);
     secauth_metrics_inc(SECAUTH_M_STATE_CACHE_HITS);
     buf[got] = '\0';
     *len = got;

@@ -68,10 +68,8 @@ void secauth_cache_flush(void);
 apr_int64_t secauth_cache_feed_cursor(void);
 void secauth_cache_set_feed_cursor(apr_int64_t id);
 
-/* Figures for operators: lookups answered and not answered from the cache, and the age of the
- * last good read of the feed in milliseconds (-1 when never read or the cache is off). */
-apr_uint64_t secauth_cache_hits(void);
-apr_uint64_t secauth_cache_misses(void);
+/* For operators: the age of the last good read of the feed in milliseconds (-1 when never read
+ * or the cache is off); hits and misses are counted in the metrics. */
 apr_int64_t secauth_cache_feed_age_ms(void);
 
 #endif

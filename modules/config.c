@@ -17,11 +17,55 @@ APLOG_USE_MODULE(secauth);
 
 extern module AP_MODULE_DECLARE_DATA secauth_module;
 
-apr_array_header_t *secauth_mounts;
-
 secauth_server_conf_t *secauth_server_config(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &secauth_module);
+}
+
+/* ---- per directory: where the API is mounted ---- */
+
+void *secauth_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    (void)dir;
+    return apr_pcalloc(p, sizeof(secauth_dir_conf_t));
+}
+
+/* The innermost mount wins: of the <Location>s that apply to a request and say "SetHandler
+ * secauth" (those of the main server and of the virtual host alike), the longest path. */
+void *secauth_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    secauth_dir_conf_t *base = basev, *add = addv, *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->mount = !add->mount ? base->mount
+                : !base->mount || strlen(add->mount) >= strlen(base->mount) ? add->mount
+                : base->mount;
+    return conf;
+}
+
+/* SetHandler, seen on its way to httpd's core (DECLINE_CMD passes it on): the path of the
+ * <Location> that mounts the API ("" for <Location />) is that section's mount. */
+static const char *note_handler(cmd_parms *cmd, void *dirv, const char *args)
+{
+    secauth_dir_conf_t *dir = dirv;
+    const ap_directive_t *section = cmd->directive ? cmd->directive->parent : NULL;
+    const char *handler = ap_getword_conf(cmd->temp_pool, &args);
+    char *mount;
+    apr_size_t n;
+
+    if (dir && cmd->path && section && !strcasecmp(section->directive, "<Location")
+        && !strcasecmp(handler, "secauth")) {
+        mount = apr_pstrdup(cmd->pool, cmd->path);
+        for (n = strlen(mount); n && mount[n - 1] == '/'; n--) {
+            mount[n - 1] = '\0';
+        }
+        dir->mount = mount;
+    }
+    return DECLINE_CMD;
+}
+
+secauth_dir_conf_t *secauth_dir_config(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &secauth_module);
 }
 
 void *secauth_create_server_conf(apr_pool_t *p, server_rec *s)
@@ -346,6 +390,8 @@ const command_rec secauth_directives[] = {
     AP_INIT_TAKE1("SecAuthBootstrapAdmin", set_bootstrap_admin, (void *)SLOT(bootstrap_admin),
                   RSRC_CONF,
                   "an existing account promoted to admin at startup"),
+    AP_INIT_RAW_ARGS("SetHandler", note_handler, NULL, OR_FILEINFO,
+                     "seen by mod_secauth for the mount point of the API, then handled by httpd"),
     SECAUTH_CACHE_DIRECTIVES,
     {NULL}
 };
@@ -542,59 +588,10 @@ int secauth_config_prepares_here(const server_rec *main_server, const server_rec
                      || find_directive_arg(block->first_child, "DBDParams"));
 }
 
-static int sets_secauth_handler(const ap_directive_t *child)
-{
-    for (; child; child = child->next) {
-        if (!strcasecmp(child->directive, "SetHandler")) {
-            const char *arg = child->args;
-            while (*arg == '"' || *arg == '\'') arg++;
-            if (!strncasecmp(arg, "secauth", 7) && !apr_isalnum(arg[7]) && arg[7] != '-') {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* The handler answers paths relative to where it is mounted: collect the <Location> paths
- * whose block says "SetHandler secauth". */
-static void collect_mounts(apr_pool_t *p, const ap_directive_t *node)
-{
-    for (; node; node = node->next) {
-        if (!strcasecmp(node->directive, "<Location") && sets_secauth_handler(node->first_child)) {
-            char *path = apr_pstrdup(p, node->args);
-            apr_size_t n = strlen(path);
-            if (n && path[n - 1] == '>') path[--n] = '\0';
-            if (n >= 2 && (path[0] == '"' || path[0] == '\'') && path[n - 1] == path[0]) {
-                path[n - 1] = '\0';
-                path++;
-                n -= 2;
-            }
-            while (n && path[n - 1] == '/') path[--n] = '\0';
-            *(const char **)apr_array_push(secauth_mounts) = path;
-        }
-        if (node->first_child) {
-            collect_mounts(p, node->first_child);
-        }
-    }
-}
-
-static int longest_first(const void *a, const void *b)
-{
-    return (int)strlen(*(const char *const *)b) - (int)strlen(*(const char *const *)a);
-}
-
 int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
     (void)ptemp;
-
-    secauth_mounts = apr_array_make(pconf, 2, sizeof(const char *));
-    collect_mounts(pconf, ap_conftree);
-    if (!secauth_mounts->nelts) {
-        *(const char **)apr_array_push(secauth_mounts) = "";
-    }
-    qsort(secauth_mounts->elts, secauth_mounts->nelts, sizeof(const char *), longest_first);
 
     for (vs = s; vs; vs = vs->next) {
         secauth_server_conf_t *conf = secauth_server_config(vs);

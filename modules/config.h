@@ -77,8 +77,14 @@ int secauth_config_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec 
 /* The directive table (referenced by the module record). */
 extern const command_rec secauth_directives[];
 
-/* Prefixes of the <Location>s that hold "SetHandler secauth", longest first. */
-extern apr_array_header_t *secauth_mounts;
+/* Per directory: where the API is mounted, from the <Location> that says "SetHandler secauth". */
+typedef struct {
+    const char *mount;                /* "" for <Location />, "/api"...; NULL: not under one */
+} secauth_dir_conf_t;
+
+void *secauth_create_dir_conf(apr_pool_t *p, char *dir);
+void *secauth_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+secauth_dir_conf_t *secauth_dir_config(const request_rec *r);
 
 secauth_server_conf_t *secauth_server_config(const server_rec *s);
 

@@ -323,29 +323,32 @@ int secauth_parse_paging(secauth_req_t *req, const char *id_detail, int *limit, 
     return req->errors ? 0 : 1;
 }
 
-/* The longest mount that r->uri is under, or NULL when it is under none. */
-static const char *mount_of(request_rec *r)
-{
-    int i;
-    for (i = 0; i < secauth_mounts->nelts; i++) {
-        const char *m = APR_ARRAY_IDX(secauth_mounts, i, const char *);
-        apr_size_t n = strlen(m);
-        if (!strncmp(r->uri, m, n) && (r->uri[n] == '/' || r->uri[n] == '\0')) {
-            return m;
-        }
-    }
-    return NULL;
-}
-
-/* Where the API is mounted for r and the path below it; 0 when r->uri is under no mount (the
+/* Where the API is mounted for r (the per-directory configuration of the <Location> that says
+ * "SetHandler secauth", config.c) and the path below it; 0 when r->uri is under no mount (the
  * path is then the whole URI). */
 static int locate(secauth_req_t *req)
 {
-    const char *uri = req->r->uri, *m = mount_of(req->r);
+    const secauth_dir_conf_t *dir = secauth_dir_config(req->r);
+    const char *uri = req->r->uri, *m = dir ? dir->mount : NULL;
+    apr_size_t n = m ? strlen(m) : 0;
 
+    if (m && (strncmp(uri, m, n) || (uri[n] != '/' && uri[n] != '\0'))) {
+        m = NULL;
+    }
     req->mount = m ? m : "";
-    req->path = !m ? uri : uri[strlen(m)] ? uri + strlen(m) : "/";
-    return m != NULL;
+    req->path = !m ? uri : uri[n] ? uri + n : "/";
+    req->mounted = m != NULL;
+    return req->mounted;
+}
+
+int secauth_note_mount(request_rec *r)
+{
+    const secauth_dir_conf_t *dir = secauth_dir_config(r);
+
+    if (dir && dir->mount) {
+        locate(secauth_request(r));
+    }
+    return DECLINED;
 }
 
 /* The Allow value of a known path (every route's method, HEAD with GET), or NULL when path
@@ -470,11 +473,8 @@ int secauth_refuse_trace(request_rec *r, const secauth_route_t *routes)
     const char *allow;
     int bad_id = 0;
 
-    if (r->method_number != M_TRACE || !secauth_server_config(r->server)->used) {
-        return DECLINED;
-    }
-    req = secauth_request(r);
-    if (!locate(req)) {
+    if (r->method_number != M_TRACE || !secauth_server_config(r->server)->used
+        || !(req = secauth_request_find(r)) || !req->mounted) {
         return DECLINED;
     }
     allow = route_allow(r->pool, routes, req->path, &bad_id);

@@ -35,6 +35,11 @@ int secauth_dispatch(request_rec *r, const secauth_route_t *routes);
  * would otherwise answer with a 301 to "/products/". Always DECLINED. */
 int secauth_claim_route(request_rec *r, const secauth_route_t *routes);
 
+/* translate_name, first: notes where the API is mounted for r while the per-directory
+ * configuration of its <Location>s is at hand (httpd sets it back to the server's for
+ * map_to_storage). Always DECLINED. */
+int secauth_note_mount(request_rec *r);
+
 /* map_to_storage, before httpd's own TRACE answer: a TRACE of a route of the API is 405 with
  * the route's Allow (DONE, the answer sent), whatever TraceEnable says, since an echo would
  * hand back the caller's Authorization header and cookies; DECLINED for any other request. */

@@ -47,6 +47,7 @@ typedef struct {
     const char *scope;               /* the roles a failed "Require secauth-role" asked for */
     int api;                         /* a request of the API: its error pages are problem+json */
     int sent;                        /* the answer is sent (whatever its status) */
+    int mounted;                     /* r->uri is under the mount */
 } secauth_req_t;
 
 /* The context of r, made on first use. */
